@@ -1,0 +1,88 @@
+//! The narrow view of AWS this crate works through: the few CloudWatch Logs and SSM calls it makes,
+//! in our types and with our errors. [`crate::sdk`] implements it over the AWS SDK; tests and the
+//! planning code never see an SDK type.
+
+use std::future::Future;
+
+use thiserror::Error;
+
+use crate::names::LogGroupName;
+use crate::plan::SubscriptionFilter;
+
+/// What went wrong with one call, after transient errors were retried (see PRODUCT.md's error table).
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum ApiError {
+    /// `ResourceNotFoundException`: the log group (or the filter) is gone.
+    #[error("not found: {0}")]
+    NotFound(String),
+    /// `LimitExceededException` on a put: the group holds as many filters as it may.
+    #[error("the log group has no free subscription filter slot: {0}")]
+    GroupFull(String),
+    /// `AccessDeniedException`: IAM, or the destination's access policy, refuses this account.
+    #[error("access denied: {0}")]
+    AccessDenied(String),
+    /// `InvalidParameterException`: a bad destination, a Region mismatch, a bad pattern.
+    #[error("invalid parameter: {0}")]
+    InvalidParameter(String),
+    /// SSM `ParameterNotFound`.
+    #[error("SSM parameter not found: {0}")]
+    ParameterNotFound(String),
+    /// Throttling, 5xx, `OperationAbortedException` or a network error, on every attempt.
+    #[error("gave up after {attempts} attempts, last error: {last}")]
+    RetriesExhausted { attempts: u32, last: String },
+    /// Anything else AWS can answer.
+    #[error("{0}")]
+    Other(String),
+}
+
+/// One page of DescribeLogGroups.
+#[derive(Debug, Clone, Default)]
+pub struct LogGroupPage {
+    pub groups: Vec<LogGroupInfo>,
+    pub next_token: Option<String>,
+}
+
+/// A log group as DescribeLogGroups lists it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LogGroupInfo {
+    pub name: String,
+    /// `STANDARD`, `INFREQUENT_ACCESS`, `DELIVERY`; `None` when AWS does not say (then STANDARD).
+    pub class: Option<String>,
+    pub arn: Option<String>,
+}
+
+/// The AWS calls this crate makes, and nothing else.
+pub trait Aws: Send + Sync {
+    fn describe_subscription_filters(
+        &self,
+        group: &LogGroupName,
+    ) -> impl Future<Output = Result<Vec<SubscriptionFilter>, ApiError>> + Send;
+
+    fn put_subscription_filter(
+        &self,
+        group: &LogGroupName,
+        filter: &SubscriptionFilter,
+    ) -> impl Future<Output = Result<(), ApiError>> + Send;
+
+    fn delete_subscription_filter(
+        &self,
+        group: &LogGroupName,
+        filter_name: &str,
+    ) -> impl Future<Output = Result<(), ApiError>> + Send;
+
+    fn get_parameter(&self, name: &str) -> impl Future<Output = Result<String, ApiError>> + Send;
+
+    /// Stores a String parameter, overwriting it (`backfill --save-parameter`).
+    fn put_parameter(
+        &self,
+        name: &str,
+        value: &str,
+    ) -> impl Future<Output = Result<(), ApiError>> + Send;
+
+    /// One page of DescribeLogGroups, optionally narrowed to names starting with `prefix`.
+    fn describe_log_groups(
+        &self,
+        prefix: Option<&str>,
+        next_token: Option<String>,
+    ) -> impl Future<Output = Result<LogGroupPage, ApiError>> + Send;
+}

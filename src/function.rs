@@ -1,0 +1,183 @@
+//! The Lambda function's handler: one event in, one decision out. `main.rs` only wires it to the
+//! runtime; everything it decides is here, over [`Aws`], so tests call it with a fake too.
+
+use serde::Serialize;
+use serde_json::Value;
+use thiserror::Error;
+use tracing::{info, warn};
+
+use crate::apply::{Outcome, OutcomeLabel, Subscriber};
+use crate::aws::Aws;
+use crate::destination::{CACHE_TTL, Destination, DestinationError};
+use crate::event::{FunctionIdentity, read_create_log_group};
+use crate::plan::DesiredFilter;
+use crate::settings::{ConfigError, RawSettings, Settings};
+
+/// What the function answers for an event it handled (skips included).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Response {
+    /// The group the event named; `null` when the event named none.
+    pub log_group_name: Option<String>,
+    pub outcome: OutcomeLabel,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub removed_filters: Vec<String>,
+}
+
+/// The function could not do what it should: Lambda retries the event, then keeps it on the stack's
+/// failure destination. Each message says what to fix.
+#[derive(Debug, Error)]
+pub enum FunctionError {
+    #[error("cannot tell this function's account and Region: {0}")]
+    Identity(String),
+    #[error("{0}")]
+    Destination(#[from] DestinationError),
+    #[error("log group {group}: {message}")]
+    Failed { group: String, message: String },
+}
+
+impl From<FunctionError> for lambda_runtime::Diagnostic {
+    fn from(error: FunctionError) -> Self {
+        let error_type = match &error {
+            FunctionError::Identity(_) => "InvalidInvocation",
+            FunctionError::Destination(_) => "DestinationUnusable",
+            FunctionError::Failed { .. } => "SubscribeFailed",
+        };
+        Self {
+            error_type: error_type.into(),
+            error_message: error.to_string(),
+        }
+    }
+}
+
+/// Reads the settings from the environment, adding the function's own log group to the exclusions
+/// (subscribing it would ship our own logs, and a filter on it is nobody's intent).
+pub fn settings_from_env() -> Result<Settings, ConfigError> {
+    let mut settings = RawSettings::from_env(|k| std::env::var(k).ok()).parse()?;
+    if let Ok(own) = std::env::var("AWS_LAMBDA_LOG_GROUP_NAME") {
+        settings.selection =
+            settings
+                .selection
+                .also_exclude_exactly(&own)
+                .map_err(|e| ConfigError {
+                    setting: crate::settings::Setting::Exclude,
+                    message: e.to_string(),
+                })?;
+    }
+    Ok(settings)
+}
+
+/// The handler with what it keeps between invocations: clients, settings, the cached destination.
+#[derive(Debug)]
+pub struct Function<A> {
+    aws: A,
+    settings: Settings,
+    destination: Destination,
+}
+
+impl<A: Aws> Function<A> {
+    pub fn new(aws: A, settings: Settings) -> Self {
+        let destination = Destination::new(settings.destination.clone(), CACHE_TTL);
+        Self {
+            aws,
+            settings,
+            destination,
+        }
+    }
+
+    pub fn aws(&self) -> &A {
+        &self.aws
+    }
+
+    /// Handles one invocation. `Ok` for everything handled, skips included; `Err` only when the
+    /// function cannot do what it should (broken configuration, AWS refusing, retries exhausted).
+    pub async fn handle(
+        &self,
+        event: &Value,
+        invoked_function_arn: &str,
+    ) -> Result<Response, FunctionError> {
+        let identity = FunctionIdentity::from_function_arn(invoked_function_arn)
+            .map_err(FunctionError::Identity)?;
+        let group = match read_create_log_group(event, &identity) {
+            Ok(created) => created.name,
+            Err(reason) => {
+                let group = event
+                    .pointer("/detail/requestParameters/logGroupName")
+                    .and_then(Value::as_str);
+                info!(log_group = group, outcome = "skipped", reason = %reason, "event skipped");
+                return Ok(Response {
+                    log_group_name: group.map(str::to_owned),
+                    outcome: OutcomeLabel::Skipped,
+                    reason: Some(reason),
+                    removed_filters: Vec::new(),
+                });
+            }
+        };
+        let outcome = match self.settings.selection.check(&group) {
+            Err(reason) => Outcome::Skipped { reason },
+            Ok(()) => {
+                let destination = match self.destination.get(&self.aws, &identity.region).await {
+                    Ok(d) => d,
+                    Err(e) => {
+                        warn!(log_group = %group, outcome = "failed", error = %e, "destination unusable");
+                        return Err(e.into());
+                    }
+                };
+                let desired = DesiredFilter::new(&self.settings, destination);
+                let subscriber = Subscriber {
+                    desired: &desired,
+                    mode: self.settings.existing_filters,
+                    account: Some(&identity.account),
+                    dry_run: false,
+                };
+                subscriber.subscribe(&self.aws, &group).await
+            }
+        };
+        let label = outcome.label();
+        let removed = outcome.removed().to_vec();
+        match outcome {
+            Outcome::Failed { error } => {
+                warn!(log_group = %group, outcome = %label, error = %error, "could not subscribe");
+                Err(FunctionError::Failed {
+                    group: group.to_string(),
+                    message: error,
+                })
+            }
+            outcome => {
+                let reason = outcome.reason().map(str::to_owned);
+                info!(log_group = %group, outcome = %label, reason, removed_filters = ?removed, "log group handled");
+                Ok(Response {
+                    log_group_name: Some(group.to_string()),
+                    outcome: label,
+                    reason,
+                    removed_filters: removed,
+                })
+            }
+        }
+    }
+}
+
+/// Tells the Runtime API that initialisation failed (`/runtime/init/error`), so the invocation fails
+/// with this message instead of a bare "Runtime exited". Used when the settings are unusable.
+pub async fn report_init_error(error: &(dyn std::error::Error + Send + Sync)) {
+    use lambda_runtime_api_client::{PooledClient, body::Body, build_request};
+    let body = serde_json::json!({ "errorType": "Runtime.ConfigurationError", "errorMessage": error.to_string() });
+    let request = build_request()
+        .method("POST")
+        .uri("/2018-06-01/runtime/init/error")
+        .header(
+            "lambda-runtime-function-error-type",
+            "Runtime.ConfigurationError",
+        )
+        .body(Body::from(body.to_string()));
+    match request {
+        Ok(request) => {
+            if let Err(e) = PooledClient::builder().build().call(request).await {
+                warn!(error = %e, "could not report the init error to the Runtime API");
+            }
+        }
+        Err(e) => warn!(error = %e, "could not build the init error report"),
+    }
+}

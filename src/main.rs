@@ -1,0 +1,30 @@
+//! The Lambda function: builds its clients once per cold start and hands each event to
+//! [`auto_subscribe::function::Function`].
+
+use auto_subscribe::function::{Function, report_init_error, settings_from_env};
+use auto_subscribe::retry::RetryPolicy;
+use auto_subscribe::sdk::{SdkAws, load_config};
+use lambda_runtime::{Error, LambdaEvent, service_fn};
+use serde_json::Value;
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    lambda_runtime::tracing::init_default_subscriber();
+    let settings = match settings_from_env() {
+        Ok(settings) => settings,
+        Err(e) => {
+            tracing::error!(error = %e, "configuration is not usable");
+            report_init_error(&e).await;
+            return Err(e.into());
+        }
+    };
+    let config = load_config().await;
+    let function = Function::new(SdkAws::new(&config, RetryPolicy::FUNCTION), settings);
+    let function = &function;
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
+        function
+            .handle(&event.payload, &event.context.invoked_function_arn)
+            .await
+    }))
+    .await
+}

@@ -1,0 +1,316 @@
+//! [`Aws`] over the AWS SDK: the only module that sees SDK types and SDK errors.
+//!
+//! The SDK's own retries are turned off and this adapter retries instead, because the SDK's default
+//! classifier treats `LimitExceededException` as throttling (a put on a full group would cost seconds
+//! of pointless retries) and does not retry `OperationAbortedException` (a concurrent change to the
+//! same group, which is worth retrying). See PRODUCT.md's error table.
+
+use std::future::Future;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use aws_config::SdkConfig;
+use aws_config::retry::RetryConfig;
+use aws_sdk_cloudwatchlogs::error::{ProvideErrorMetadata, SdkError};
+use aws_sdk_cloudwatchlogs::types::Distribution;
+use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
+use aws_smithy_types::error::display::DisplayErrorContext;
+
+use crate::aws::{ApiError, Aws, LogGroupInfo, LogGroupPage};
+use crate::names::LogGroupName;
+use crate::plan::SubscriptionFilter;
+use crate::retry::RetryPolicy;
+
+/// Counters of what the adapter did, for logs, metrics and benchmarks.
+#[derive(Debug, Default)]
+pub struct CallStats {
+    /// Requests sent, retries included.
+    pub calls: AtomicU64,
+    /// Answers that were throttling (`ThrottlingException`).
+    pub throttled: AtomicU64,
+    /// Retries of any transient error.
+    pub retries: AtomicU64,
+}
+
+/// CloudWatch Logs and SSM through the AWS SDK, with our retries.
+#[derive(Debug, Clone)]
+pub struct SdkAws {
+    logs: aws_sdk_cloudwatchlogs::Client,
+    ssm: aws_sdk_ssm::Client,
+    retry: RetryPolicy,
+    stats: Arc<CallStats>,
+}
+
+/// Loads the SDK configuration the standard way (region, credentials, `AWS_ENDPOINT_URL`, profiles).
+pub async fn load_config() -> SdkConfig {
+    aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .load()
+        .await
+}
+
+impl SdkAws {
+    pub fn new(config: &SdkConfig, retry: RetryPolicy) -> Self {
+        Self::from_clients(
+            aws_sdk_cloudwatchlogs::Client::new(config),
+            aws_sdk_ssm::Client::new(config),
+            retry,
+        )
+    }
+
+    /// Wraps existing clients (tests pass mocked ones), turning their SDK-level retries off.
+    pub fn from_clients(
+        logs: aws_sdk_cloudwatchlogs::Client,
+        ssm: aws_sdk_ssm::Client,
+        retry: RetryPolicy,
+    ) -> Self {
+        let logs = aws_sdk_cloudwatchlogs::Client::from_conf(
+            logs.config()
+                .to_builder()
+                .retry_config(RetryConfig::disabled())
+                .build(),
+        );
+        let ssm = aws_sdk_ssm::Client::from_conf(
+            ssm.config()
+                .to_builder()
+                .retry_config(RetryConfig::disabled())
+                .build(),
+        );
+        Self {
+            logs,
+            ssm,
+            retry,
+            stats: Arc::default(),
+        }
+    }
+
+    pub fn stats(&self) -> &CallStats {
+        &self.stats
+    }
+
+    /// Runs `call` until it succeeds, fails for good, or runs out of attempts.
+    async fn retrying<T, E, F, Fut>(&self, mut call: F) -> Result<T, ApiError>
+    where
+        F: FnMut() -> Fut,
+        Fut: Future<Output = Result<T, SdkError<E, HttpResponse>>>,
+        E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+    {
+        let mut attempt = 1;
+        loop {
+            self.stats.calls.fetch_add(1, Ordering::Relaxed);
+            let error = match call().await {
+                Ok(value) => return Ok(value),
+                Err(e) => e,
+            };
+            match classify(&error) {
+                Class::Final(api_error) => return Err(api_error),
+                Class::Transient { throttled, detail } => {
+                    if throttled {
+                        self.stats.throttled.fetch_add(1, Ordering::Relaxed);
+                    }
+                    if attempt >= self.retry.max_attempts {
+                        return Err(ApiError::RetriesExhausted {
+                            attempts: attempt,
+                            last: detail,
+                        });
+                    }
+                    self.stats.retries.fetch_add(1, Ordering::Relaxed);
+                    tokio::time::sleep(self.retry.delay(attempt)).await;
+                    attempt += 1;
+                }
+            }
+        }
+    }
+}
+
+impl Aws for SdkAws {
+    async fn describe_subscription_filters(
+        &self,
+        group: &LogGroupName,
+    ) -> Result<Vec<SubscriptionFilter>, ApiError> {
+        let mut filters = Vec::new();
+        let mut next_token: Option<String> = None;
+        loop {
+            let output = self
+                .retrying(|| {
+                    self.logs
+                        .describe_subscription_filters()
+                        .log_group_name(group.as_str())
+                        .set_next_token(next_token.clone())
+                        .send()
+                })
+                .await?;
+            filters.extend(
+                output
+                    .subscription_filters()
+                    .iter()
+                    .map(|f| SubscriptionFilter {
+                        name: f.filter_name().unwrap_or_default().to_owned(),
+                        destination_arn: f.destination_arn().unwrap_or_default().to_owned(),
+                        filter_pattern: f.filter_pattern().unwrap_or_default().to_owned(),
+                        role_arn: f.role_arn().filter(|r| !r.is_empty()).map(str::to_owned),
+                        distribution: f.distribution().map(|d| d.as_str().to_owned()),
+                        creation_time: f.creation_time(),
+                    }),
+            );
+            match output.next_token() {
+                Some(token) if !token.is_empty() => next_token = Some(token.to_owned()),
+                _ => return Ok(filters),
+            }
+        }
+    }
+
+    async fn put_subscription_filter(
+        &self,
+        group: &LogGroupName,
+        filter: &SubscriptionFilter,
+    ) -> Result<(), ApiError> {
+        self.retrying(|| {
+            self.logs
+                .put_subscription_filter()
+                .log_group_name(group.as_str())
+                .filter_name(&filter.name)
+                .filter_pattern(&filter.filter_pattern)
+                .destination_arn(&filter.destination_arn)
+                .set_role_arn(filter.role_arn.clone())
+                .set_distribution(filter.distribution.as_deref().map(Distribution::from))
+                .send()
+        })
+        .await
+        .map(|_| ())
+    }
+
+    async fn delete_subscription_filter(
+        &self,
+        group: &LogGroupName,
+        filter_name: &str,
+    ) -> Result<(), ApiError> {
+        self.retrying(|| {
+            self.logs
+                .delete_subscription_filter()
+                .log_group_name(group.as_str())
+                .filter_name(filter_name)
+                .send()
+        })
+        .await
+        .map(|_| ())
+    }
+
+    async fn get_parameter(&self, name: &str) -> Result<String, ApiError> {
+        let output = self
+            .retrying(|| {
+                self.ssm
+                    .get_parameter()
+                    .name(name)
+                    .with_decryption(true)
+                    .send()
+            })
+            .await?;
+        output
+            .parameter()
+            .and_then(|p| p.value())
+            .map(str::to_owned)
+            .ok_or_else(|| ApiError::ParameterNotFound(format!("{name} has no value")))
+    }
+
+    async fn describe_log_groups(
+        &self,
+        prefix: Option<&str>,
+        next_token: Option<String>,
+    ) -> Result<LogGroupPage, ApiError> {
+        let output = self
+            .retrying(|| {
+                self.logs
+                    .describe_log_groups()
+                    .set_log_group_name_prefix(prefix.map(str::to_owned))
+                    .set_next_token(next_token.clone())
+                    .send()
+            })
+            .await?;
+        let groups = output
+            .log_groups()
+            .iter()
+            .filter_map(|g| {
+                Some(LogGroupInfo {
+                    name: g.log_group_name()?.to_owned(),
+                    class: g.log_group_class().map(|c| c.as_str().to_owned()),
+                    arn: g.arn().map(str::to_owned),
+                })
+            })
+            .collect();
+        Ok(LogGroupPage {
+            groups,
+            next_token: output.next_token().map(str::to_owned),
+        })
+    }
+
+    async fn put_parameter(&self, name: &str, value: &str) -> Result<(), ApiError> {
+        self.retrying(|| {
+            self.ssm
+                .put_parameter()
+                .name(name)
+                .value(value)
+                .r#type(aws_sdk_ssm::types::ParameterType::String)
+                .overwrite(true)
+                .send()
+        })
+        .await
+        .map(|_| ())
+    }
+}
+
+enum Class {
+    Transient { throttled: bool, detail: String },
+    Final(ApiError),
+}
+
+/// Sorts an SDK error into our error table.
+fn classify<E>(error: &SdkError<E, HttpResponse>) -> Class
+where
+    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+{
+    let detail = DisplayErrorContext(error).to_string();
+    let status = error.raw_response().map(|r| r.status().as_u16());
+    match error {
+        SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) | SdkError::ResponseError(_) => {
+            return Class::Transient {
+                throttled: false,
+                detail,
+            };
+        }
+        SdkError::ConstructionFailure(_) => return Class::Final(ApiError::Other(detail)),
+        _ => {}
+    }
+    let code = error.code().unwrap_or_default();
+    let message = error
+        .message()
+        .map_or_else(|| code.to_owned(), str::to_owned);
+    match code {
+        "ThrottlingException"
+        | "Throttling"
+        | "ThrottledException"
+        | "TooManyRequestsException" => Class::Transient {
+            throttled: true,
+            detail: format!("{code}: {message}"),
+        },
+        "ServiceUnavailableException"
+        | "OperationAbortedException"
+        | "InternalFailure"
+        | "InternalServerError" => Class::Transient {
+            throttled: false,
+            detail: format!("{code}: {message}"),
+        },
+        "LimitExceededException" => Class::Final(ApiError::GroupFull(message)),
+        "ResourceNotFoundException" => Class::Final(ApiError::NotFound(message)),
+        "AccessDeniedException" | "AccessDenied" => Class::Final(ApiError::AccessDenied(message)),
+        "InvalidParameterException" | "ValidationException" | "InvalidOperationException" => {
+            Class::Final(ApiError::InvalidParameter(message))
+        }
+        "ParameterNotFound" => Class::Final(ApiError::ParameterNotFound(message)),
+        _ if status.is_some_and(|s| s >= 500) => Class::Transient {
+            throttled: false,
+            detail: format!("HTTP {}: {detail}", status.unwrap_or_default()),
+        },
+        _ if code.is_empty() => Class::Final(ApiError::Other(detail)),
+        _ => Class::Final(ApiError::Other(format!("{code}: {message}"))),
+    }
+}

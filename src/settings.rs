@@ -1,0 +1,340 @@
+//! The settings both binaries share, under one set of names (see the README's configuration table):
+//! read as raw strings from the environment (the function) or from flags that fall back to the same
+//! variables (`backfill`), then checked once into [`Settings`]. A bad value is an error naming the
+//! variable and the flag.
+
+use std::fmt;
+use std::str::FromStr;
+
+use thiserror::Error;
+
+use crate::names::{DestinationArn, FilterName, RoleArn};
+use crate::selection::{Selection, split_globs};
+
+pub const DEFAULT_PARAMETER: &str = "/central-logging/destination-arn";
+pub const DEFAULT_FILTER_NAME: &str = "central-logging";
+
+/// What to do with subscription filters on a group that are not ours (`EXISTING_FILTERS`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ExistingFilters {
+    /// Ours ends up the group's only filter (seed 003's behaviour).
+    #[default]
+    Replace,
+    /// Others stay while there is room; when the group is full the oldest other goes.
+    MakeRoom,
+    /// Others are never touched; a full group is skipped.
+    Keep,
+}
+
+impl FromStr for ExistingFilters {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s.trim() {
+            "replace" => Ok(Self::Replace),
+            "make-room" => Ok(Self::MakeRoom),
+            "keep" => Ok(Self::Keep),
+            other => Err(format!("{other:?} is not one of replace, make-room, keep")),
+        }
+    }
+}
+
+impl fmt::Display for ExistingFilters {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::Replace => "replace",
+            Self::MakeRoom => "make-room",
+            Self::Keep => "keep",
+        })
+    }
+}
+
+/// How CloudWatch Logs spreads events over a Kinesis destination's shards (`DISTRIBUTION`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Distribution {
+    ByLogStream,
+    Random,
+}
+
+impl Distribution {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::ByLogStream => "ByLogStream",
+            Self::Random => "Random",
+        }
+    }
+}
+
+impl FromStr for Distribution {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s.trim() {
+            "ByLogStream" => Ok(Self::ByLogStream),
+            "Random" => Ok(Self::Random),
+            other => Err(format!("{other:?} is not ByLogStream or Random")),
+        }
+    }
+}
+
+/// Where the destination ARN comes from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DestinationSource {
+    /// An SSM parameter (`DESTINATION_ARN_PARAMETER`), read at run time and cached.
+    Parameter(String),
+    /// Given directly (`backfill --destination-arn`).
+    Arn(DestinationArn),
+}
+
+/// A setting, by its environment variable and its `backfill` flag.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Setting {
+    DestinationArnParameter,
+    DestinationArn,
+    FilterName,
+    FilterPattern,
+    RoleArn,
+    Distribution,
+    ExistingFilters,
+    Include,
+    Exclude,
+}
+
+impl Setting {
+    pub fn env(self) -> &'static str {
+        match self {
+            Self::DestinationArnParameter => "DESTINATION_ARN_PARAMETER",
+            Self::DestinationArn => "DESTINATION_ARN",
+            Self::FilterName => "FILTER_NAME",
+            Self::FilterPattern => "FILTER_PATTERN",
+            Self::RoleArn => "ROLE_ARN",
+            Self::Distribution => "DISTRIBUTION",
+            Self::ExistingFilters => "EXISTING_FILTERS",
+            Self::Include => "INCLUDE",
+            Self::Exclude => "EXCLUDE",
+        }
+    }
+
+    pub fn flag(self) -> &'static str {
+        match self {
+            Self::DestinationArnParameter => "--destination-arn-parameter",
+            Self::DestinationArn => "--destination-arn",
+            Self::FilterName => "--filter-name",
+            Self::FilterPattern => "--filter-pattern",
+            Self::RoleArn => "--role-arn",
+            Self::Distribution => "--distribution",
+            Self::ExistingFilters => "--existing-filters",
+            Self::Include => "--include",
+            Self::Exclude => "--exclude",
+        }
+    }
+}
+
+/// A setting whose value cannot be used, and why.
+#[derive(Debug, Error)]
+#[error("{} (--{}): {message}", .setting.env(), .setting.flag().trim_start_matches('-'))]
+pub struct ConfigError {
+    pub setting: Setting,
+    pub message: String,
+}
+
+impl ConfigError {
+    fn new(setting: Setting, message: impl Into<String>) -> Self {
+        Self {
+            setting,
+            message: message.into(),
+        }
+    }
+}
+
+/// Settings as strings, before they are checked: what the environment or the command line gave.
+#[derive(Debug, Clone, Default)]
+pub struct RawSettings {
+    pub destination_arn_parameter: Option<String>,
+    pub destination_arn: Option<String>,
+    pub filter_name: Option<String>,
+    pub filter_pattern: Option<String>,
+    pub role_arn: Option<String>,
+    pub distribution: Option<String>,
+    pub existing_filters: Option<String>,
+    pub include: Vec<String>,
+    pub exclude: Vec<String>,
+}
+
+impl RawSettings {
+    /// Reads the variables in the README's table through `lookup` (normally `std::env::var`).
+    /// Blank values count as unset, as CloudFormation passes empty parameters through as "".
+    pub fn from_env(lookup: impl Fn(&str) -> Option<String>) -> Self {
+        let get = |s: Setting| lookup(s.env()).filter(|v| !v.trim().is_empty());
+        Self {
+            destination_arn_parameter: get(Setting::DestinationArnParameter),
+            destination_arn: None,
+            filter_name: get(Setting::FilterName),
+            // A pattern may legitimately be blank (every event), so it is not filtered.
+            filter_pattern: lookup(Setting::FilterPattern.env()),
+            role_arn: get(Setting::RoleArn),
+            distribution: get(Setting::Distribution),
+            existing_filters: get(Setting::ExistingFilters),
+            include: get(Setting::Include)
+                .map(|v| split_globs(&v))
+                .unwrap_or_default(),
+            exclude: get(Setting::Exclude)
+                .map(|v| split_globs(&v))
+                .unwrap_or_default(),
+        }
+    }
+
+    pub fn parse(self) -> Result<Settings, ConfigError> {
+        let destination = match (self.destination_arn, self.destination_arn_parameter) {
+            (Some(arn), _) => DestinationSource::Arn(
+                DestinationArn::parse(&arn)
+                    .map_err(|e| ConfigError::new(Setting::DestinationArn, e.to_string()))?,
+            ),
+            (None, Some(name)) => DestinationSource::Parameter(parameter_name(&name)?),
+            (None, None) => DestinationSource::Parameter(DEFAULT_PARAMETER.into()),
+        };
+        let filter_name =
+            FilterName::parse(self.filter_name.as_deref().unwrap_or(DEFAULT_FILTER_NAME))
+                .map_err(|e| ConfigError::new(Setting::FilterName, e.to_string()))?;
+        let filter_pattern = self.filter_pattern.unwrap_or_default();
+        if filter_pattern.len() > 1024 {
+            return Err(ConfigError::new(
+                Setting::FilterPattern,
+                "a filter pattern is at most 1024 characters",
+            ));
+        }
+        let role_arn = self
+            .role_arn
+            .map(|r| RoleArn::parse(&r))
+            .transpose()
+            .map_err(|e| ConfigError::new(Setting::RoleArn, e.to_string()))?;
+        let distribution = self
+            .distribution
+            .map(|d| d.parse())
+            .transpose()
+            .map_err(|e| ConfigError::new(Setting::Distribution, e))?;
+        let existing_filters = self
+            .existing_filters
+            .map(|m| m.parse())
+            .transpose()
+            .map_err(|e| ConfigError::new(Setting::ExistingFilters, e))?
+            .unwrap_or_default();
+        // Include is compiled alone first so that an error is blamed on the right variable.
+        Selection::new(&self.include, &[])
+            .map_err(|e| ConfigError::new(Setting::Include, e.to_string()))?;
+        let selection = Selection::new(&self.include, &self.exclude)
+            .map_err(|e| ConfigError::new(Setting::Exclude, e.to_string()))?;
+        Ok(Settings {
+            destination,
+            filter_name,
+            filter_pattern,
+            role_arn,
+            distribution,
+            existing_filters,
+            selection,
+        })
+    }
+}
+
+fn parameter_name(name: &str) -> Result<String, ConfigError> {
+    let name = name.trim();
+    let legal = |c: char| c.is_ascii_alphanumeric() || "_.-/".contains(c);
+    if name.starts_with("arn:") || name.chars().all(legal) {
+        Ok(name.to_owned())
+    } else {
+        Err(ConfigError::new(
+            Setting::DestinationArnParameter,
+            format!("{name:?} is not an SSM parameter name (letters, digits and _ . - /)"),
+        ))
+    }
+}
+
+/// The checked settings.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub destination: DestinationSource,
+    pub filter_name: FilterName,
+    pub filter_pattern: String,
+    pub role_arn: Option<RoleArn>,
+    pub distribution: Option<Distribution>,
+    pub existing_filters: ExistingFilters,
+    pub selection: Selection,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn from(vars: &[(&str, &str)]) -> Result<Settings, ConfigError> {
+        let map: HashMap<String, String> = vars
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        RawSettings::from_env(|k| map.get(k).cloned()).parse()
+    }
+
+    #[test]
+    fn defaults() {
+        let s = from(&[]).expect("defaults are valid");
+        assert_eq!(
+            s.destination,
+            DestinationSource::Parameter(DEFAULT_PARAMETER.into())
+        );
+        assert_eq!(s.filter_name.as_str(), "central-logging");
+        assert_eq!(s.filter_pattern, "");
+        assert_eq!(s.existing_filters, ExistingFilters::Replace);
+        assert_eq!(s.distribution, None);
+        assert_eq!(s.role_arn, None);
+    }
+
+    #[test]
+    fn every_setting_read() {
+        let s = from(&[
+            ("DESTINATION_ARN_PARAMETER", "/x/y"),
+            ("FILTER_NAME", "ours"),
+            ("FILTER_PATTERN", "ERROR"),
+            ("ROLE_ARN", "arn:aws:iam::111111111111:role/r"),
+            ("DISTRIBUTION", "Random"),
+            ("EXISTING_FILTERS", "make-room"),
+            ("INCLUDE", "/aws/*"),
+            ("EXCLUDE", "/aws/noisy*"),
+        ])
+        .expect("valid");
+        assert_eq!(s.destination, DestinationSource::Parameter("/x/y".into()));
+        assert_eq!(s.filter_name.as_str(), "ours");
+        assert_eq!(s.filter_pattern, "ERROR");
+        assert_eq!(s.distribution, Some(Distribution::Random));
+        assert_eq!(s.existing_filters, ExistingFilters::MakeRoom);
+        assert_eq!(s.selection.literal_prefix(), Some("/aws/".into()));
+    }
+
+    #[test]
+    fn errors_name_the_variable() {
+        let cases = [
+            (
+                ("EXISTING_FILTERS", "delete-all"),
+                "EXISTING_FILTERS (--existing-filters)",
+            ),
+            (("DISTRIBUTION", "random"), "DISTRIBUTION"),
+            (("INCLUDE", "/a/[x"), "INCLUDE"),
+            (("EXCLUDE", "{a"), "EXCLUDE"),
+            (("ROLE_ARN", "my-role"), "ROLE_ARN"),
+            (("FILTER_NAME", "a*b"), "FILTER_NAME"),
+            (
+                ("DESTINATION_ARN_PARAMETER", "has space"),
+                "DESTINATION_ARN_PARAMETER",
+            ),
+        ];
+        for ((k, v), expected) in cases {
+            let err = from(&[(k, v)]).expect_err(k).to_string();
+            assert!(err.starts_with(expected), "{k}={v}: {err}");
+        }
+    }
+
+    #[test]
+    fn blank_values_are_defaults() {
+        let s =
+            from(&[("EXISTING_FILTERS", ""), ("ROLE_ARN", " "), ("INCLUDE", "")]).expect("valid");
+        assert_eq!(s.existing_filters, ExistingFilters::Replace);
+        assert_eq!(s.role_arn, None);
+    }
+}

@@ -1,0 +1,369 @@
+#!/usr/bin/env python3
+"""The local AWS for tests, the demo and the benchmarks: moto's server, plus what moto lacks and
+auto-subscribe depends on.
+
+Added to moto's CloudWatch Logs (PRODUCT.md, "Local AWS for tests"):
+- PutSubscriptionFilter to a CloudWatch Logs *destination* ARN (moto looks it up as a log group),
+  with the destination's access policy checked across accounts (Principal account IDs or root ARNs,
+  "*", and an aws:PrincipalOrgID condition against organizations registered here);
+- a put of an existing filter name updates it in place, even when the group already holds two;
+- `distribution` is stored and described; `logGroupClass` is stored on create and described;
+- a destination in another Region, a malformed destination ARN, or a group of a class other than
+  STANDARD is an InvalidParameterException (moto answers HTTP 500 or accepts it).
+
+Added around moto, as WSGI middleware:
+- the account is chosen by the access key: `LOCAL<12 digits>` acts as that account, so every test
+  isolates itself in a fresh account and the binaries under test need no special header;
+- per-account call counters, `GET /_fixture/calls?account=ID`;
+- AWS's per-account quotas (token buckets per API, answering ThrottlingException "Rate exceeded") and
+  injected ServiceUnavailable / OperationAborted faults, `POST /_fixture/behaviour`;
+- organizations for aws:PrincipalOrgID, `POST /_fixture/organizations`.
+
+Prints "Running on http://127.0.0.1:PORT" once listening. With --exit-with-stdin it exits when its
+standard input closes, so a test process that dies cannot leave it behind.
+"""
+
+import argparse
+import json
+import os
+import random
+import re
+import sys
+import threading
+import time
+from collections import defaultdict
+from urllib.parse import parse_qs
+
+ACCESS_KEY = re.compile(r"Credential=LOCAL(\d{12})/")
+LOCK = threading.Lock()
+CALLS = defaultdict(lambda: defaultdict(int))  # account -> action -> accepted calls
+THROTTLED = defaultdict(lambda: defaultdict(int))  # account -> action -> throttled answers
+FAULTED = defaultdict(lambda: defaultdict(int))  # account -> action -> injected faults
+BEHAVIOUR = {}  # account -> {"quotas": {action: rate}, "faults": {action: {code: share}}}
+BUCKETS = {}  # (account, action) -> [tokens, last refill]
+RANDOM = {}  # account -> random.Random, seeded for repeatable fault injection
+ORGANIZATIONS = {}  # account -> organization ID
+
+# AWS's per-account, per-Region quotas for the calls auto-subscribe makes (requests per second).
+AWS_QUOTAS = {
+    "PutSubscriptionFilter": 5,
+    "DeleteSubscriptionFilter": 5,
+    "DescribeSubscriptionFilters": 5,
+    "DescribeLogGroups": 10,
+}
+
+
+def patch_moto():
+    from moto.core.exceptions import JsonRESTError
+    from moto.logs import models, responses
+    from moto.logs.exceptions import (
+        InvalidParameterException,
+        LimitExceededException,
+        ResourceNotFoundException,
+    )
+
+    class AccessDeniedException(JsonRESTError):
+        code = 400
+
+        def __init__(self, msg):
+            super().__init__("AccessDeniedException", msg)
+
+    # Filters keep their distribution.
+    original_filter_init = models.SubscriptionFilter.__init__
+
+    def filter_init(self, *args, distribution=None, **kwargs):
+        original_filter_init(self, *args, **kwargs)
+        self.distribution = distribution or "ByLogStream"
+
+    def filter_update(self, filter_pattern, destination_arn, role_arn, distribution=None):
+        self.filter_pattern = filter_pattern
+        self.destination_arn = destination_arn
+        self.role_arn = role_arn
+        self.distribution = distribution or "ByLogStream"
+
+    original_to_json = models.SubscriptionFilter.to_json
+
+    def filter_to_json(self):
+        body = original_to_json(self)
+        body["distribution"] = self.distribution
+        if body.get("roleArn") is None:
+            body.pop("roleArn", None)
+        return body
+
+    models.SubscriptionFilter.__init__ = filter_init
+    models.SubscriptionFilter.update = filter_update
+    models.SubscriptionFilter.to_json = filter_to_json
+
+    # A put of an existing name updates in place, whatever the group holds.
+    def group_put(self, filter_name, filter_pattern, destination_arn, role_arn, distribution=None):
+        existing = self.subscription_filters.get(filter_name)
+        if existing is not None:
+            existing.update(filter_pattern, destination_arn, role_arn, distribution)
+            return
+        if len(self.subscription_filters) >= 2:
+            raise LimitExceededException()
+        self.subscription_filters[filter_name] = models.SubscriptionFilter(
+            name=filter_name,
+            log_group_name=self.name,
+            filter_pattern=filter_pattern,
+            destination_arn=destination_arn,
+            role_arn=role_arn,
+            distribution=distribution,
+        )
+
+    models.LogGroup.put_subscription_filter = group_put
+
+    # Log group classes.
+    original_describe_dict = models.LogGroup.to_describe_dict
+
+    def group_describe(self):
+        body = original_describe_dict(self)
+        body["logGroupClass"] = getattr(self, "log_group_class", "STANDARD")
+        return body
+
+    models.LogGroup.to_describe_dict = group_describe
+
+    original_create = responses.LogsResponse.create_log_group
+
+    def create_log_group(self):
+        result = original_create(self)
+        group_class = self._get_param("logGroupClass")
+        if group_class:
+            self.logs_backend.groups[self._get_param("logGroupName")].log_group_class = group_class
+        return result
+
+    responses.LogsResponse.create_log_group = create_log_group
+
+    # Destinations, their policies, Regions, and bad ARNs.
+    original_backend_put = models.LogsBackend.put_subscription_filter
+
+    def backend_put(self, log_group_name, filter_name, filter_pattern, destination_arn, role_arn, distribution=None):
+        group = self.groups.get(log_group_name)
+        if not group:
+            raise ResourceNotFoundException()
+        group_class = getattr(group, "log_group_class", "STANDARD")
+        if group_class != "STANDARD":
+            raise InvalidParameterException(
+                f"Subscription filters are not supported for log groups of class {group_class}."
+            )
+        parts = (destination_arn or "").split(":", 5)
+        if len(parts) != 6 or parts[0] != "arn" or not parts[3] or not re.fullmatch(r"\d{12}", parts[4]):
+            raise InvalidParameterException(f"Invalid destinationArn: {destination_arn!r}")
+        _, _, service, region, account, resource = parts
+        if region != self.region_name:
+            raise InvalidParameterException(
+                f"The destination {destination_arn} is in {region}; "
+                f"it must be in the same Region as the log group ({self.region_name})."
+            )
+        if service == "logs" and resource.startswith("destination:"):
+            destination = models.logs_backends[account][region].destinations.get(destination_arn)
+            if destination is None:
+                raise InvalidParameterException(
+                    "Could not deliver test message to specified destination. "
+                    "Check if the destination is valid."
+                )
+            if account != self.account_id and not policy_allows(destination.access_policy, self.account_id):
+                raise AccessDeniedException(
+                    f"User with accountId: {self.account_id} is not authorized to perform: "
+                    f"logs:PutSubscriptionFilter on resource: {destination_arn}"
+                )
+        else:
+            check_target(service, account, region, resource, destination_arn)
+        group.put_subscription_filter(filter_name, filter_pattern, destination_arn, role_arn, distribution)
+
+    def check_target(service, account, region, resource, arn):
+        """moto's own existence checks for the other kinds of target."""
+        try:
+            if service == "lambda":
+                from moto.awslambda.utils import get_backend
+
+                get_backend(account, region).get_function(arn)
+            elif service == "firehose":
+                from moto.firehose import firehose_backends
+
+                if not firehose_backends[account][region].lookup_name_from_arn(arn):
+                    raise LookupError(arn)
+            elif service == "kinesis":
+                from moto.kinesis import kinesis_backends
+
+                kinesis_backends[account][region].describe_stream(stream_arn=arn, stream_name=None)
+            elif service == "logs" and resource.startswith("log-group:"):
+                models.logs_backends[account][region]._find_log_group(log_group_name=resource.split(":")[1])
+            else:
+                raise LookupError(arn)
+        except Exception:
+            raise InvalidParameterException(f"Could not deliver test message to specified destination {arn}.")
+
+    models.LogsBackend.put_subscription_filter = backend_put
+
+    def response_put(self):
+        self.logs_backend.put_subscription_filter(
+            self._get_param("logGroupName"),
+            self._get_param("filterName"),
+            self._get_param("filterPattern"),
+            self._get_param("destinationArn"),
+            self._get_param("roleArn"),
+            self._get_param("distribution"),
+        )
+        return ""
+
+    responses.LogsResponse.put_subscription_filter = response_put
+
+
+def policy_allows(policy_text, account):
+    """Whether a destination access policy lets `account` call logs:PutSubscriptionFilter."""
+    if not policy_text:
+        return False
+    try:
+        policy = json.loads(policy_text)
+    except ValueError:
+        return False
+    statements = policy.get("Statement", [])
+    if isinstance(statements, dict):
+        statements = [statements]
+    as_list = lambda v: v if isinstance(v, list) else [v]
+    for statement in statements:
+        if statement.get("Effect") != "Allow":
+            continue
+        actions = as_list(statement.get("Action", []))
+        if not any(a in ("logs:PutSubscriptionFilter", "logs:*", "*") for a in actions):
+            continue
+        principal = statement.get("Principal", {})
+        if principal == "*":
+            principals = ["*"]
+        else:
+            principals = as_list(principal.get("AWS", [])) if isinstance(principal, dict) else []
+        names = ("*", account, f"arn:aws:iam::{account}:root")
+        if not any(p in names for p in principals):
+            continue
+        org_condition = statement.get("Condition", {}).get("StringEquals", {}).get("aws:PrincipalOrgID")
+        if org_condition is not None and ORGANIZATIONS.get(account) not in as_list(org_condition):
+            continue
+        return True
+    return False
+
+
+def json_response(start_response, status, body):
+    data = json.dumps(body).encode()
+    start_response(status, [("Content-Type", "application/json"), ("Content-Length", str(len(data)))])
+    return [data]
+
+
+def aws_error(start_response, status, code, message):
+    data = json.dumps({"__type": code, "message": message}).encode()
+    headers = [
+        ("Content-Type", "application/x-amz-json-1.1"),
+        ("Content-Length", str(len(data))),
+        ("x-amzn-ErrorType", code),
+    ]
+    start_response(status, headers)
+    return [data]
+
+
+def take_token(account, action, rate):
+    now = time.monotonic()
+    with LOCK:
+        tokens, last = BUCKETS.get((account, action), (rate, now))
+        tokens = min(rate, tokens + (now - last) * rate)
+        if tokens >= 1:
+            BUCKETS[(account, action)] = (tokens - 1, now)
+            return True
+        BUCKETS[(account, action)] = (tokens, now)
+        return False
+
+
+def control(environ, start_response):
+    path = environ.get("PATH_INFO", "")
+    query = parse_qs(environ.get("QUERY_STRING", ""))
+    length = int(environ.get("CONTENT_LENGTH") or 0)
+    body = json.loads(environ["wsgi.input"].read(length) or b"{}") if length else {}
+    if path == "/_fixture/calls":
+        account = (query.get("account") or [""])[0]
+        with LOCK:
+            return json_response(
+                start_response,
+                "200 OK",
+                {
+                    "calls": dict(CALLS[account]),
+                    "throttled": dict(THROTTLED[account]),
+                    "faults": dict(FAULTED[account]),
+                },
+            )
+    if path == "/_fixture/behaviour":
+        account = body["account"]
+        quotas = body.get("quotas")
+        with LOCK:
+            BEHAVIOUR[account] = {
+                "quotas": AWS_QUOTAS if quotas == "aws" else (quotas or {}),
+                "faults": body.get("faults") or {},
+            }
+            RANDOM[account] = random.Random(body.get("seed", 7))
+        return json_response(start_response, "200 OK", BEHAVIOUR[account])
+    if path == "/_fixture/organizations":
+        with LOCK:
+            for org, accounts in body.items():
+                for account in accounts:
+                    ORGANIZATIONS[account] = org
+        return json_response(start_response, "200 OK", ORGANIZATIONS)
+    return json_response(start_response, "404 Not Found", {"error": f"no fixture endpoint {path}"})
+
+
+def middleware(app):
+    def wrapped(environ, start_response):
+        if environ.get("PATH_INFO", "").startswith("/_fixture/"):
+            return control(environ, start_response)
+        match = ACCESS_KEY.search(environ.get("HTTP_AUTHORIZATION", ""))
+        if match and "HTTP_X_MOTO_ACCOUNT_ID" not in environ:
+            environ["HTTP_X_MOTO_ACCOUNT_ID"] = match.group(1)
+        account = environ.get("HTTP_X_MOTO_ACCOUNT_ID", "123456789012")
+        action = environ.get("HTTP_X_AMZ_TARGET", "").rsplit(".", 1)[-1] or environ.get("PATH_INFO", "")
+        behaviour = BEHAVIOUR.get(account)
+        if behaviour:
+            rate = behaviour["quotas"].get(action)
+            if rate and not take_token(account, action, rate):
+                with LOCK:
+                    THROTTLED[account][action] += 1
+                return aws_error(start_response, "400 Bad Request", "ThrottlingException", "Rate exceeded")
+            for code, share in behaviour["faults"].get(action, {}).items():
+                with LOCK:
+                    hit = RANDOM[account].random() < share
+                    if hit:
+                        FAULTED[account][action] += 1
+                if hit:
+                    status = "503 Service Unavailable" if code == "ServiceUnavailableException" else "400 Bad Request"
+                    return aws_error(start_response, status, code, f"injected {code}")
+        with LOCK:
+            CALLS[account][action] += 1
+        return app(environ, start_response)
+
+    return wrapped
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--port", type=int, default=0, help="0 picks a free port")
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--exit-with-stdin", action="store_true")
+    args = parser.parse_args()
+
+    os.environ.setdefault("MOTO_ALLOW_NONEXISTENT_REGION", "true")
+    from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
+    from werkzeug.serving import WSGIRequestHandler, make_server
+
+    patch_moto()
+    WSGIRequestHandler.log_request = lambda *a, **k: None  # one line per request would drown the output
+    app = middleware(DomainDispatcherApplication(create_backend_app))
+    server = make_server(args.host, args.port, app, threaded=True)
+    print(f"Running on http://{args.host}:{server.server_port}", flush=True)
+    if args.exit_with_stdin:
+
+        def watch():
+            sys.stdin.read()
+            os._exit(0)
+
+        threading.Thread(target=watch, daemon=True).start()
+    server.serve_forever()
+
+
+if __name__ == "__main__":
+    main()
