@@ -124,7 +124,10 @@ impl Subscriber<'_> {
             loop {
                 let error = match aws.put_subscription_filter(group, ours).await {
                     Ok(()) => break,
-                    Err(ApiError::NotFound(_)) => return Outcome::skipped(GONE),
+                    // Not found on a put is the group gone, or the destination: only a look tells.
+                    Err(ApiError::NotFound(_)) if group_is_gone(aws, group).await => {
+                        return Outcome::skipped(GONE);
+                    }
                     Err(e) => e,
                 };
                 let next = match (&error, plan.creates) {
@@ -212,6 +215,13 @@ impl Subscriber<'_> {
     }
 }
 
+async fn group_is_gone(aws: &impl Aws, group: &LogGroupName) -> bool {
+    matches!(
+        aws.describe_subscription_filters(group).await,
+        Err(ApiError::NotFound(_))
+    )
+}
+
 /// Puts back filters removed to make room, after ours could not be put. Returns a note for the
 /// failure message when a filter could not be restored.
 async fn restore(aws: &impl Aws, group: &LogGroupName, evicted: &[&SubscriptionFilter]) -> String {
@@ -235,5 +245,275 @@ fn as_if_applied(plan: &FilterPlan) -> Outcome {
         Outcome::Subscribed { removed }
     } else {
         Outcome::Unchanged { removed }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::fake::FakeAws;
+    use crate::names::{DestinationArn, FilterName};
+    use crate::settings::ExistingFilters::{Keep, MakeRoom, Replace};
+
+    const DEST: &str = "arn:aws:logs:us-east-1:999999999999:destination:central";
+    const OTHER: &str = "arn:aws:lambda:us-east-1:111111111111:function:shipper";
+    const GROUP: &str = "/aws/lambda/orders";
+
+    fn desired() -> DesiredFilter {
+        DesiredFilter {
+            name: FilterName::parse("central-logging").expect("valid"),
+            destination: DestinationArn::parse(DEST).expect("valid"),
+            pattern: String::new(),
+            role: None,
+            distribution: None,
+        }
+    }
+
+    fn foreign(name: &str, created: i64) -> SubscriptionFilter {
+        SubscriptionFilter {
+            name: name.into(),
+            destination_arn: OTHER.into(),
+            filter_pattern: "ERROR".into(),
+            role_arn: None,
+            distribution: Some("ByLogStream".into()),
+            creation_time: Some(created),
+        }
+    }
+
+    fn group() -> LogGroupName {
+        LogGroupName::parse(GROUP).expect("valid")
+    }
+
+    async fn run(aws: &FakeAws, mode: ExistingFilters) -> Outcome {
+        let account = AccountId::parse("111111111111").expect("valid");
+        let d = desired();
+        Subscriber {
+            desired: &d,
+            mode,
+            account: Some(&account),
+            dry_run: false,
+        }
+        .subscribe(aws, &group())
+        .await
+    }
+
+    #[tokio::test]
+    async fn new_group_costs_one_describe_and_one_put() {
+        let aws = FakeAws::with_group(GROUP, vec![], 2);
+        assert_eq!(
+            run(&aws, Replace).await,
+            Outcome::Subscribed { removed: vec![] }
+        );
+        assert_eq!(aws.calls(), vec!["describe", "put central-logging"]);
+        assert_eq!(aws.filter_names(GROUP), vec!["central-logging"]);
+    }
+
+    #[tokio::test]
+    async fn matching_filter_means_no_write() {
+        let aws = FakeAws::with_group(GROUP, vec![desired().to_filter()], 2);
+        assert_eq!(
+            run(&aws, Replace).await,
+            Outcome::Unchanged { removed: vec![] }
+        );
+        assert_eq!(aws.calls(), vec!["describe"]);
+    }
+
+    #[tokio::test]
+    async fn full_group_in_each_mode() {
+        let two = || vec![foreign("shipper", 10), foreign("datadog", 5)];
+
+        let aws = FakeAws::with_group(GROUP, two(), 2);
+        let removed = vec!["datadog".to_owned(), "shipper".to_owned()];
+        assert_eq!(run(&aws, Replace).await, Outcome::Subscribed { removed });
+        assert_eq!(
+            aws.calls(),
+            vec![
+                "describe",
+                "put central-logging",
+                "delete datadog",
+                "put central-logging",
+                "delete shipper"
+            ]
+        );
+        assert_eq!(aws.filter_names(GROUP), vec!["central-logging"]);
+
+        let aws = FakeAws::with_group(GROUP, two(), 2);
+        assert_eq!(
+            run(&aws, MakeRoom).await,
+            Outcome::Subscribed {
+                removed: vec!["datadog".into()]
+            }
+        );
+        assert_eq!(aws.filter_names(GROUP), vec!["central-logging", "shipper"]);
+
+        let aws = FakeAws::with_group(GROUP, two(), 2);
+        assert_eq!(run(&aws, Keep).await, Outcome::skipped(NO_FREE_SLOT));
+        assert_eq!(aws.filter_names(GROUP), vec!["datadog", "shipper"]);
+        assert!(
+            !aws.calls().iter().any(|c| c.starts_with("delete")),
+            "keep never deletes others"
+        );
+    }
+
+    #[tokio::test]
+    async fn with_room_ours_goes_in_before_others_go() {
+        let aws = FakeAws::with_group(GROUP, vec![foreign("shipper", 10)], 2);
+        assert_eq!(
+            run(&aws, Replace).await,
+            Outcome::Subscribed {
+                removed: vec!["shipper".into()]
+            }
+        );
+        assert_eq!(
+            aws.calls(),
+            vec!["describe", "put central-logging", "delete shipper"]
+        );
+    }
+
+    #[tokio::test]
+    async fn the_limit_is_not_hard_coded() {
+        // The limit was once 1 filter per group: a full group is learnt from the put's answer.
+        let aws = FakeAws::with_group(GROUP, vec![foreign("shipper", 10)], 1);
+        assert_eq!(
+            run(&aws, MakeRoom).await,
+            Outcome::Subscribed {
+                removed: vec!["shipper".into()]
+            }
+        );
+        assert_eq!(aws.filter_names(GROUP), vec!["central-logging"]);
+        let aws = FakeAws::with_group(
+            GROUP,
+            vec![foreign("a", 1), foreign("b", 2), foreign("c", 3)],
+            4,
+        );
+        assert_eq!(
+            run(&aws, MakeRoom).await,
+            Outcome::Subscribed { removed: vec![] }
+        );
+        assert_eq!(aws.filter_names(GROUP).len(), 4);
+    }
+
+    #[tokio::test]
+    async fn a_failed_put_after_making_room_puts_back_what_was_removed() {
+        let aws = FakeAws::with_group(
+            GROUP,
+            vec![foreign("shipper", 10), foreign("datadog", 5)],
+            2,
+        );
+        aws.fail_nth(
+            "put central-logging",
+            2,
+            ApiError::AccessDenied("not authorized".into()),
+        );
+        let Outcome::Failed { error } = run(&aws, Replace).await else {
+            panic!("must fail")
+        };
+        assert!(error.contains("must allow account 111111111111"), "{error}");
+        assert_eq!(
+            aws.filter_names(GROUP),
+            vec!["datadog", "shipper"],
+            "nothing lost"
+        );
+        let restored = aws
+            .filters(GROUP)
+            .into_iter()
+            .find(|f| f.name == "datadog")
+            .expect("restored");
+        assert_eq!(
+            restored.filter_pattern, "ERROR",
+            "restored with its own settings"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_denied_put_leaves_the_group_untouched() {
+        let aws = FakeAws::with_group(GROUP, vec![foreign("shipper", 10)], 2);
+        aws.fail_nth(
+            "put central-logging",
+            1,
+            ApiError::AccessDenied("nope".into()),
+        );
+        assert!(matches!(run(&aws, Replace).await, Outcome::Failed { .. }));
+        assert_eq!(aws.filter_names(GROUP), vec!["shipper"]);
+    }
+
+    #[tokio::test]
+    async fn a_failed_removal_after_the_put_keeps_both() {
+        let aws = FakeAws::with_group(GROUP, vec![foreign("shipper", 10)], 2);
+        aws.fail_nth(
+            "delete shipper",
+            1,
+            ApiError::RetriesExhausted {
+                attempts: 8,
+                last: "Rate exceeded".into(),
+            },
+        );
+        let Outcome::Failed { error } = run(&aws, Replace).await else {
+            panic!("must fail")
+        };
+        assert!(
+            error.starts_with("ours is in place, but removing filter \"shipper\""),
+            "{error}"
+        );
+        assert_eq!(aws.filter_names(GROUP), vec!["central-logging", "shipper"]);
+    }
+
+    #[tokio::test]
+    async fn duplicates_go_in_every_mode_even_keep() {
+        let mut dup = foreign("Destination", 3);
+        dup.destination_arn = DEST.into();
+        let aws = FakeAws::with_group(GROUP, vec![dup.clone(), foreign("shipper", 10)], 2);
+        assert_eq!(
+            run(&aws, Keep).await,
+            Outcome::Subscribed {
+                removed: vec!["Destination".into()]
+            }
+        );
+        assert_eq!(aws.filter_names(GROUP), vec!["central-logging", "shipper"]);
+        let aws = FakeAws::with_group(GROUP, vec![desired().to_filter(), dup], 2);
+        assert_eq!(
+            run(&aws, Keep).await,
+            Outcome::Unchanged {
+                removed: vec!["Destination".into()]
+            }
+        );
+    }
+
+    #[tokio::test]
+    async fn a_vanished_group_is_skipped() {
+        let aws = FakeAws::default();
+        assert_eq!(run(&aws, Replace).await, Outcome::skipped(GONE));
+    }
+
+    #[tokio::test]
+    async fn not_found_on_put_with_the_group_there_is_a_failure() {
+        let aws = FakeAws::with_group(GROUP, vec![], 2);
+        aws.fail_nth(
+            "put central-logging",
+            1,
+            ApiError::NotFound("destination does not exist".into()),
+        );
+        assert!(matches!(run(&aws, Replace).await, Outcome::Failed { .. }));
+    }
+
+    #[tokio::test]
+    async fn dry_run_writes_nothing() {
+        let aws = FakeAws::with_group(GROUP, vec![foreign("shipper", 10)], 2);
+        let d = desired();
+        let outcome = Subscriber {
+            desired: &d,
+            mode: Replace,
+            account: None,
+            dry_run: true,
+        }
+        .subscribe(&aws, &group())
+        .await;
+        assert_eq!(
+            outcome,
+            Outcome::Subscribed {
+                removed: vec!["shipper".into()]
+            }
+        );
+        assert_eq!(aws.calls(), vec!["describe"]);
     }
 }

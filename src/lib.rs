@@ -14,6 +14,8 @@ pub mod apply;
 pub mod aws;
 pub mod destination;
 pub mod event;
+#[cfg(test)]
+mod fake;
 pub mod function;
 pub mod names;
 pub mod plan;

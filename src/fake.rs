@@ -1,0 +1,174 @@
+//! An in-memory [`Aws`] for unit tests: log groups with a filter limit, SSM parameters, a log of
+//! the calls made, and errors to inject on the n-th call of a kind.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Mutex;
+
+use crate::aws::{ApiError, Aws, LogGroupInfo, LogGroupPage};
+use crate::names::LogGroupName;
+use crate::plan::SubscriptionFilter;
+
+#[derive(Debug, Default)]
+pub struct FakeAws {
+    limit: usize,
+    groups: Mutex<BTreeMap<String, Vec<SubscriptionFilter>>>,
+    parameters: Mutex<HashMap<String, String>>,
+    calls: Mutex<Vec<String>>,
+    /// (call, n, error): the n-th call named `call` fails with `error`.
+    failures: Mutex<Vec<(String, usize, ApiError)>>,
+}
+
+impl FakeAws {
+    pub fn with_group(name: &str, filters: Vec<SubscriptionFilter>, limit: usize) -> Self {
+        let fake = Self {
+            limit,
+            ..Self::default()
+        };
+        fake.groups
+            .lock()
+            .expect("fresh")
+            .insert(name.into(), filters);
+        fake
+    }
+
+    pub fn with_parameter(self, name: &str, value: &str) -> Self {
+        self.parameters
+            .lock()
+            .expect("fresh")
+            .insert(name.into(), value.into());
+        self
+    }
+
+    pub fn fail_nth(&self, call: &str, n: usize, error: ApiError) {
+        self.failures
+            .lock()
+            .expect("not poisoned")
+            .push((call.into(), n, error));
+    }
+
+    pub fn calls(&self) -> Vec<String> {
+        self.calls.lock().expect("not poisoned").clone()
+    }
+
+    pub fn filters(&self, group: &str) -> Vec<SubscriptionFilter> {
+        self.groups
+            .lock()
+            .expect("not poisoned")
+            .get(group)
+            .cloned()
+            .unwrap_or_default()
+    }
+
+    pub fn filter_names(&self, group: &str) -> Vec<String> {
+        let mut names: Vec<String> = self.filters(group).into_iter().map(|f| f.name).collect();
+        names.sort();
+        names
+    }
+
+    fn record(&self, call: String) -> Result<(), ApiError> {
+        let mut calls = self.calls.lock().expect("not poisoned");
+        calls.push(call.clone());
+        let n = calls.iter().filter(|c| **c == call).count();
+        let failures = self.failures.lock().expect("not poisoned");
+        match failures.iter().find(|(c, nth, _)| *c == call && *nth == n) {
+            Some((_, _, error)) => Err(error.clone()),
+            None => Ok(()),
+        }
+    }
+}
+
+impl Aws for FakeAws {
+    async fn describe_subscription_filters(
+        &self,
+        group: &LogGroupName,
+    ) -> Result<Vec<SubscriptionFilter>, ApiError> {
+        self.record("describe".into())?;
+        self.groups
+            .lock()
+            .expect("not poisoned")
+            .get(group.as_str())
+            .cloned()
+            .ok_or_else(|| ApiError::NotFound("The specified log group does not exist.".into()))
+    }
+
+    async fn put_subscription_filter(
+        &self,
+        group: &LogGroupName,
+        filter: &SubscriptionFilter,
+    ) -> Result<(), ApiError> {
+        self.record(format!("put {}", filter.name))?;
+        let mut groups = self.groups.lock().expect("not poisoned");
+        let filters = groups
+            .get_mut(group.as_str())
+            .ok_or_else(|| ApiError::NotFound("no group".into()))?;
+        if let Some(existing) = filters.iter_mut().find(|f| f.name == filter.name) {
+            *existing = filter.clone();
+        } else if filters.len() >= self.limit {
+            return Err(ApiError::GroupFull("Resource limit exceeded.".into()));
+        } else {
+            filters.push(filter.clone());
+        }
+        Ok(())
+    }
+
+    async fn delete_subscription_filter(
+        &self,
+        group: &LogGroupName,
+        filter_name: &str,
+    ) -> Result<(), ApiError> {
+        self.record(format!("delete {filter_name}"))?;
+        let mut groups = self.groups.lock().expect("not poisoned");
+        let filters = groups
+            .get_mut(group.as_str())
+            .ok_or_else(|| ApiError::NotFound("no group".into()))?;
+        let before = filters.len();
+        filters.retain(|f| f.name != filter_name);
+        if filters.len() == before {
+            return Err(ApiError::NotFound(
+                "The specified subscription filter does not exist.".into(),
+            ));
+        }
+        Ok(())
+    }
+
+    async fn get_parameter(&self, name: &str) -> Result<String, ApiError> {
+        self.record(format!("get {name}"))?;
+        self.parameters
+            .lock()
+            .expect("not poisoned")
+            .get(name)
+            .cloned()
+            .ok_or_else(|| ApiError::ParameterNotFound(name.into()))
+    }
+
+    async fn put_parameter(&self, name: &str, value: &str) -> Result<(), ApiError> {
+        self.record(format!("put-parameter {name}"))?;
+        self.parameters
+            .lock()
+            .expect("not poisoned")
+            .insert(name.into(), value.into());
+        Ok(())
+    }
+
+    async fn describe_log_groups(
+        &self,
+        prefix: Option<&str>,
+        _next_token: Option<String>,
+    ) -> Result<LogGroupPage, ApiError> {
+        self.record("describe-log-groups".into())?;
+        let groups = self.groups.lock().expect("not poisoned");
+        let groups = groups
+            .keys()
+            .filter(|name| prefix.is_none_or(|p| name.starts_with(p)))
+            .map(|name| LogGroupInfo {
+                name: name.clone(),
+                class: None,
+                arn: None,
+            })
+            .collect();
+        Ok(LogGroupPage {
+            groups,
+            next_token: None,
+        })
+    }
+}

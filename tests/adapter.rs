@@ -1,0 +1,246 @@
+//! The SDK adapter against mocked SDK clients (aws-smithy-mocks): one test per row of PRODUCT.md's
+//! error table, checking both how the error is mapped and how many requests it cost.
+
+use std::time::Duration;
+
+use aws_sdk_cloudwatchlogs::Client as Logs;
+use aws_sdk_cloudwatchlogs::operation::describe_subscription_filters::DescribeSubscriptionFiltersOutput;
+use aws_sdk_cloudwatchlogs::operation::put_subscription_filter::{
+    PutSubscriptionFilterError, PutSubscriptionFilterOutput,
+};
+use aws_sdk_cloudwatchlogs::types::SubscriptionFilter as SdkFilter;
+use aws_sdk_cloudwatchlogs::types::error::{LimitExceededException, ResourceNotFoundException};
+use aws_sdk_ssm::Client as Ssm;
+use aws_sdk_ssm::operation::get_parameter::GetParameterError;
+use aws_sdk_ssm::types::error::ParameterNotFound;
+use aws_smithy_mocks::{Rule, RuleMode, mock, mock_client};
+use aws_smithy_types::error::ErrorMetadata;
+use std::sync::atomic::Ordering;
+
+use auto_subscribe::aws::{ApiError, Aws};
+use auto_subscribe::names::LogGroupName;
+use auto_subscribe::plan::SubscriptionFilter;
+use auto_subscribe::retry::RetryPolicy;
+use auto_subscribe::sdk::SdkAws;
+
+const FAST: RetryPolicy = RetryPolicy {
+    max_attempts: 4,
+    base: Duration::from_millis(1),
+    cap: Duration::from_millis(2),
+};
+
+fn adapter(logs_rules: &[&Rule], ssm_rules: &[&Rule]) -> SdkAws {
+    let logs = mock_client!(aws_sdk_cloudwatchlogs, RuleMode::Sequential, logs_rules);
+    let ssm = mock_client!(aws_sdk_ssm, RuleMode::Sequential, ssm_rules);
+    SdkAws::from_clients(logs, ssm, FAST)
+}
+
+fn group() -> LogGroupName {
+    LogGroupName::parse("/aws/lambda/orders").expect("valid")
+}
+
+fn ours() -> SubscriptionFilter {
+    SubscriptionFilter {
+        name: "central-logging".into(),
+        destination_arn: "arn:aws:logs:us-east-1:999999999999:destination:central".into(),
+        filter_pattern: String::new(),
+        role_arn: None,
+        distribution: None,
+        creation_time: None,
+    }
+}
+
+/// Error metadata as the SDK's deserializer sets it on a real response (it always carries the code).
+fn meta(code: &str, message: &str) -> ErrorMetadata {
+    ErrorMetadata::builder().code(code).message(message).build()
+}
+
+fn error_body(code: &str, message: &str) -> Option<String> {
+    Some(format!(r#"{{"__type":"{code}","message":"{message}"}}"#))
+}
+
+/// A put answered `status`/`code` `times` times, then accepted.
+fn put_failing_then_ok(status: u16, code: &str, times: usize) -> Rule {
+    mock!(Logs::put_subscription_filter)
+        .sequence()
+        .http_status(status, error_body(code, "transient"))
+        .times(times)
+        .output(|| PutSubscriptionFilterOutput::builder().build())
+        .build()
+}
+
+#[tokio::test]
+async fn transient_errors_are_retried_until_success() {
+    for (status, code) in [
+        (400, "ThrottlingException"),
+        (503, "ServiceUnavailableException"),
+        (400, "OperationAbortedException"),
+        (500, "InternalFailure"),
+        (502, "SomethingUnmodeled"),
+    ] {
+        let rule = put_failing_then_ok(status, code, 2);
+        let aws = adapter(&[&rule], &[]);
+        aws.put_subscription_filter(&group(), &ours())
+            .await
+            .unwrap_or_else(|e| panic!("{code}: {e}"));
+        assert_eq!(rule.num_calls(), 3, "{code}: two failures, then success");
+        assert_eq!(aws.stats().retries.load(Ordering::Relaxed), 2, "{code}");
+        let throttled = aws.stats().throttled.load(Ordering::Relaxed);
+        assert_eq!(
+            throttled,
+            if code == "ThrottlingException" { 2 } else { 0 },
+            "{code}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn retries_run_out() {
+    let rule = put_failing_then_ok(400, "ThrottlingException", 10);
+    let aws = adapter(&[&rule], &[]);
+    let err = aws
+        .put_subscription_filter(&group(), &ours())
+        .await
+        .expect_err("gives up");
+    assert!(
+        matches!(&err, ApiError::RetriesExhausted { attempts: 4, last } if last.contains("ThrottlingException")),
+        "{err:?}"
+    );
+    assert_eq!(rule.num_calls(), 4, "exactly max_attempts requests");
+}
+
+#[tokio::test]
+async fn limit_exceeded_on_put_is_group_full_at_once() {
+    let rule = mock!(Logs::put_subscription_filter).then_error(|| {
+        PutSubscriptionFilterError::LimitExceededException(
+            LimitExceededException::builder()
+                .message("Resource limit exceeded.")
+                .meta(meta("LimitExceededException", "Resource limit exceeded."))
+                .build(),
+        )
+    });
+    let aws = adapter(&[&rule], &[]);
+    let err = aws
+        .put_subscription_filter(&group(), &ours())
+        .await
+        .expect_err("full");
+    assert_eq!(err, ApiError::GroupFull("Resource limit exceeded.".into()));
+    assert_eq!(rule.num_calls(), 1, "not retried as throttling");
+}
+
+#[tokio::test]
+async fn final_errors_map_to_our_table() {
+    let cases: [(u16, &str, fn(&ApiError) -> bool); 4] = [
+        (400, "ResourceNotFoundException", |e| {
+            matches!(e, ApiError::NotFound(_))
+        }),
+        (
+            400,
+            "AccessDeniedException",
+            |e| matches!(e, ApiError::AccessDenied(m) if m.contains("not authorized")),
+        ),
+        (400, "InvalidParameterException", |e| {
+            matches!(e, ApiError::InvalidParameter(_))
+        }),
+        (
+            400,
+            "SomeNewException",
+            |e| matches!(e, ApiError::Other(m) if m.starts_with("SomeNewException")),
+        ),
+    ];
+    for (status, code, check) in cases {
+        let rule = mock!(Logs::put_subscription_filter)
+            .sequence()
+            .http_status(status, error_body(code, "User is not authorized"))
+            .build();
+        let aws = adapter(&[&rule], &[]);
+        let err = aws
+            .put_subscription_filter(&group(), &ours())
+            .await
+            .expect_err(code);
+        assert!(check(&err), "{code}: {err:?}");
+        assert_eq!(rule.num_calls(), 1, "{code} is not retried");
+    }
+}
+
+#[tokio::test]
+async fn modeled_not_found_on_describe() {
+    let rule = mock!(Logs::describe_subscription_filters).then_error(|| {
+        aws_sdk_cloudwatchlogs::operation::describe_subscription_filters::DescribeSubscriptionFiltersError::ResourceNotFoundException(
+            ResourceNotFoundException::builder()
+                .message("The specified log group does not exist.")
+                .meta(meta("ResourceNotFoundException", "The specified log group does not exist."))
+                .build(),
+        )
+    });
+    let aws = adapter(&[&rule], &[]);
+    let err = aws
+        .describe_subscription_filters(&group())
+        .await
+        .expect_err("gone");
+    assert_eq!(
+        err,
+        ApiError::NotFound("The specified log group does not exist.".into())
+    );
+}
+
+#[tokio::test]
+async fn describe_follows_next_token_and_maps_fields() {
+    let filter = |name: &str| {
+        SdkFilter::builder()
+            .filter_name(name)
+            .destination_arn("arn:aws:lambda:us-east-1:111111111111:function:f")
+            .filter_pattern("ERROR")
+            .role_arn("arn:aws:iam::111111111111:role/r")
+            .distribution(aws_sdk_cloudwatchlogs::types::Distribution::Random)
+            .creation_time(42)
+            .build()
+    };
+    let rule = mock!(Logs::describe_subscription_filters)
+        .sequence()
+        .output(move || {
+            DescribeSubscriptionFiltersOutput::builder()
+                .subscription_filters(filter("a"))
+                .next_token("t")
+                .build()
+        })
+        .output(move || {
+            DescribeSubscriptionFiltersOutput::builder()
+                .subscription_filters(filter("b"))
+                .build()
+        })
+        .build();
+    let aws = adapter(&[&rule], &[]);
+    let filters = aws
+        .describe_subscription_filters(&group())
+        .await
+        .expect("two pages");
+    assert_eq!(
+        filters.iter().map(|f| f.name.as_str()).collect::<Vec<_>>(),
+        ["a", "b"]
+    );
+    assert_eq!(filters[0].distribution.as_deref(), Some("Random"));
+    assert_eq!(
+        filters[0].role_arn.as_deref(),
+        Some("arn:aws:iam::111111111111:role/r")
+    );
+    assert_eq!(filters[0].creation_time, Some(42));
+    assert_eq!(rule.num_calls(), 2);
+}
+
+#[tokio::test]
+async fn missing_parameter() {
+    let rule = mock!(Ssm::get_parameter).then_error(|| {
+        GetParameterError::ParameterNotFound(
+            ParameterNotFound::builder()
+                .meta(meta("ParameterNotFound", ""))
+                .build(),
+        )
+    });
+    let aws = adapter(&[], &[&rule]);
+    let err = aws
+        .get_parameter("/central-logging/destination-arn")
+        .await
+        .expect_err("missing");
+    assert!(matches!(err, ApiError::ParameterNotFound(_)), "{err:?}");
+}
