@@ -1,0 +1,295 @@
+//! What the integration tests share: the local AWS (moto's server with our fixture's additions,
+//! `tests/local_aws/local_aws.py`), one fresh account per test, and the Runtime API emulator that
+//! runs the real function binary.
+#![allow(dead_code)] // each test binary uses a different part of this module
+
+pub mod runtime;
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::sync::OnceLock;
+
+use aws_config::{BehaviorVersion, Region, SdkConfig};
+use aws_sdk_cloudwatchlogs::Client as Logs;
+use aws_sdk_ssm::Client as Ssm;
+use serde_json::Value;
+
+pub const REGION: &str = "us-east-1";
+
+/// moto's server with the fixture's additions, one per test binary, on a free loopback port.
+pub struct LocalAws {
+    pub endpoint: String,
+    _child: Child,
+}
+
+/// Starts the local AWS once for this test process. It exits when this process does (its stdin
+/// closes), so no server outlives the tests.
+pub fn local_aws() -> &'static LocalAws {
+    static AWS: OnceLock<LocalAws> = OnceLock::new();
+    AWS.get_or_init(|| {
+        let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/local_aws/local_aws.py");
+        let python = std::env::var("PYTHON").unwrap_or_else(|_| "python3".into());
+        let mut child = Command::new(python)
+            .args([script, "--port", "0", "--exit-with-stdin"])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("start the local AWS (python3 with moto[server]; `make test` installs it)");
+        let stdout = child.stdout.take().expect("piped stdout");
+        let mut line = String::new();
+        BufReader::new(stdout)
+            .read_line(&mut line)
+            .expect("read the local AWS's first line");
+        let endpoint = line
+            .trim()
+            .strip_prefix("Running on ")
+            .unwrap_or_else(|| panic!("local AWS did not start: {line:?}"))
+            .to_owned();
+        let aws = LocalAws {
+            endpoint,
+            _child: child,
+        };
+        // A fresh server per process, but reset anyway in case a port was reused by an old one.
+        let reset = http_post(&format!("{}/moto-api/reset", aws.endpoint), "");
+        assert!(reset.is_ok(), "reset the local AWS: {reset:?}");
+        aws
+    })
+}
+
+/// POST to one of the local AWS's control endpoints.
+pub fn http_post(url: &str, body: &str) -> Result<String, String> {
+    let mut response = ureq::post(url)
+        .header("Content-Type", "application/json")
+        .send(body)
+        .map_err(|e| format!("POST {url}: {e}"))?;
+    response
+        .body_mut()
+        .read_to_string()
+        .map_err(|e| e.to_string())
+}
+
+pub fn http_get(url: &str) -> Result<String, String> {
+    let mut response = ureq::get(url)
+        .call()
+        .map_err(|e| format!("GET {url}: {e}"))?;
+    response
+        .body_mut()
+        .read_to_string()
+        .map_err(|e| e.to_string())
+}
+
+/// A fresh AWS account in the local AWS: its own log groups, parameters and call counters, so
+/// tests running side by side never see each other. The access key `LOCAL<id>` selects it.
+pub struct Account {
+    pub id: String,
+    pub config: SdkConfig,
+    pub logs: Logs,
+    pub ssm: Ssm,
+}
+
+impl Account {
+    pub async fn new() -> Self {
+        Self::with_id(&format!(
+            "{:012}",
+            fastrand::u64(100_000_000_000..999_999_999_999)
+        ))
+        .await
+    }
+
+    pub async fn with_id(id: &str) -> Self {
+        let aws = local_aws();
+        let credentials = aws_sdk_cloudwatchlogs::config::Credentials::new(
+            format!("LOCAL{id}"),
+            "local-secret",
+            None,
+            None,
+            "local-aws",
+        );
+        let config = aws_config::defaults(BehaviorVersion::latest())
+            .region(Region::new(REGION))
+            .endpoint_url(&aws.endpoint)
+            .credentials_provider(credentials)
+            .load()
+            .await;
+        Self {
+            id: id.to_owned(),
+            logs: Logs::new(&config),
+            ssm: Ssm::new(&config),
+            config,
+        }
+    }
+
+    /// The environment a binary needs to act as this account against the local AWS.
+    pub fn env(&self) -> Vec<(String, String)> {
+        vec![
+            ("AWS_ENDPOINT_URL".into(), local_aws().endpoint.clone()),
+            ("AWS_ACCESS_KEY_ID".into(), format!("LOCAL{}", self.id)),
+            ("AWS_SECRET_ACCESS_KEY".into(), "local-secret".into()),
+            ("AWS_REGION".into(), REGION.into()),
+            ("AWS_EC2_METADATA_DISABLED".into(), "true".into()),
+        ]
+    }
+
+    pub async fn create_group(&self, name: &str) {
+        self.logs
+            .create_log_group()
+            .log_group_name(name)
+            .send()
+            .await
+            .expect("create log group");
+    }
+
+    pub async fn put_filter(&self, group: &str, name: &str, destination: &str) {
+        self.logs
+            .put_subscription_filter()
+            .log_group_name(group)
+            .filter_name(name)
+            .filter_pattern("")
+            .destination_arn(destination)
+            .send()
+            .await
+            .expect("put a filter directly");
+    }
+
+    /// (filter name, destination ARN) of each filter on the group, sorted by name.
+    pub async fn filters(&self, group: &str) -> Vec<(String, String)> {
+        let out = self
+            .logs
+            .describe_subscription_filters()
+            .log_group_name(group)
+            .send()
+            .await
+            .expect("describe filters");
+        let mut filters: Vec<(String, String)> = out
+            .subscription_filters()
+            .iter()
+            .map(|f| {
+                (
+                    f.filter_name().unwrap_or_default().to_owned(),
+                    f.destination_arn().unwrap_or_default().to_owned(),
+                )
+            })
+            .collect();
+        filters.sort();
+        filters
+    }
+
+    pub async fn put_parameter(&self, name: &str, value: &str) {
+        self.ssm
+            .put_parameter()
+            .name(name)
+            .value(value)
+            .r#type(aws_sdk_ssm::types::ParameterType::String)
+            .overwrite(true)
+            .send()
+            .await
+            .expect("put parameter");
+    }
+
+    /// How many requests of each action this account made, as the local AWS counted them.
+    pub fn calls(&self) -> Value {
+        let body = http_get(&format!(
+            "{}/_fixture/calls?account={}",
+            local_aws().endpoint,
+            self.id
+        ))
+        .expect("read the call counters");
+        serde_json::from_str(&body).expect("counters are JSON")
+    }
+
+    pub fn count(&self, action: &str) -> u64 {
+        self.calls()["calls"][action].as_u64().unwrap_or(0)
+    }
+
+    /// Writes (puts and deletes of subscription filters) this account has made so far.
+    pub fn writes(&self) -> u64 {
+        self.count("PutSubscriptionFilter") + self.count("DeleteSubscriptionFilter")
+    }
+}
+
+/// The central (recipient) account with a CloudWatch Logs destination whose access policy allows
+/// the given sender accounts, as seeds 000-002 set it up; and a second destination, another
+/// vendor's, for the "foreign" filters tests put beside ours.
+pub struct Central {
+    pub account: Account,
+    pub destination_arn: String,
+    pub other_destination_arn: String,
+}
+
+impl Central {
+    pub async fn new(allowed_senders: &[&str]) -> Self {
+        let account = Account::new().await;
+        let destination_arn = Self::destination(&account, "central-logging", allowed_senders).await;
+        let other_destination_arn =
+            Self::destination(&account, "other-vendor", allowed_senders).await;
+        Self {
+            account,
+            destination_arn,
+            other_destination_arn,
+        }
+    }
+
+    async fn destination(account: &Account, name: &str, allowed_senders: &[&str]) -> String {
+        let destination = account
+            .logs
+            .put_destination()
+            .destination_name(name)
+            .target_arn(format!(
+                "arn:aws:kinesis:{REGION}:{}:stream/{name}",
+                account.id
+            ))
+            .role_arn(format!("arn:aws:iam::{}:role/CWLtoKinesisRole", account.id))
+            .send()
+            .await
+            .expect("put destination");
+        let destination_arn = destination
+            .destination()
+            .and_then(|d| d.arn())
+            .expect("destination ARN")
+            .to_owned();
+        let policy = serde_json::json!({
+            "Version": "2012-10-17",
+            "Statement": [{
+                "Effect": "Allow",
+                "Principal": { "AWS": allowed_senders },
+                "Action": "logs:PutSubscriptionFilter",
+                "Resource": destination_arn,
+            }]
+        });
+        account
+            .logs
+            .put_destination_policy()
+            .destination_name(name)
+            .access_policy(policy.to_string())
+            .send()
+            .await
+            .expect("put destination policy");
+        destination_arn
+    }
+}
+
+/// A CloudTrail CreateLogGroup event (the `events/create-log-group.json` fixture) for this account,
+/// Region and log group.
+pub fn create_log_group_event(account: &str, group: &str) -> Value {
+    let mut event = fixture("create-log-group.json");
+    event["account"] = account.into();
+    event["detail"]["recipientAccountId"] = account.into();
+    event["detail"]["userIdentity"]["accountId"] = account.into();
+    event["detail"]["requestParameters"]["logGroupName"] = group.into();
+    event
+}
+
+/// An event fixture from `events/`, re-addressed to this account.
+pub fn fixture_for(name: &str, account: &str) -> Value {
+    let mut event = fixture(name);
+    event["account"] = account.into();
+    event["detail"]["recipientAccountId"] = account.into();
+    event
+}
+
+pub fn fixture(name: &str) -> Value {
+    let path = format!("{}/events/{name}", env!("CARGO_MANIFEST_DIR"));
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
+    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{path}: {e}"))
+}

@@ -1,0 +1,365 @@
+//! The real `auto-subscribe` binary, run through the Runtime API emulator against the local AWS:
+//! what it answers, and what it leaves in the account.
+
+mod common;
+
+use common::runtime::{Answer, FunctionProcess};
+use common::{Account, Central, create_log_group_event, fixture_for};
+use serde_json::{Value, json};
+
+const PARAMETER: &str = "/central-logging/destination-arn";
+
+/// A sender account allowed by the central destination, with the parameter set.
+async fn sender_and_central() -> (Account, Central) {
+    let sender = Account::new().await;
+    let central = Central::new(&[&sender.id]).await;
+    sender
+        .put_parameter(PARAMETER, &central.destination_arn)
+        .await;
+    (sender, central)
+}
+
+#[tokio::test]
+async fn subscribes_a_new_group_with_one_describe_and_one_put() {
+    let (sender, central) = sender_and_central().await;
+    sender.create_group("/aws/lambda/orders-api").await;
+    let mut function = FunctionProcess::start(&sender, &[]);
+
+    let answer = function.runtime.invoke(&create_log_group_event(
+        &sender.id,
+        "/aws/lambda/orders-api",
+    ));
+    assert_eq!(
+        answer.ok(),
+        &json!({"logGroupName": "/aws/lambda/orders-api", "outcome": "subscribed"})
+    );
+    assert_eq!(sender.count("DescribeSubscriptionFilters"), 1);
+    assert_eq!(sender.count("PutSubscriptionFilter"), 1);
+    assert_eq!(
+        sender.filters("/aws/lambda/orders-api").await,
+        vec![(
+            "central-logging".to_owned(),
+            central.destination_arn.clone()
+        )]
+    );
+
+    // The same event again: nothing to write, and the parameter comes from the cache.
+    let again = function.runtime.invoke(&create_log_group_event(
+        &sender.id,
+        "/aws/lambda/orders-api",
+    ));
+    assert_eq!(again.ok()["outcome"], "unchanged");
+    assert_eq!(sender.count("PutSubscriptionFilter"), 1);
+    assert_eq!(
+        sender.count("GetParameter"),
+        1,
+        "parameter read once per cold start"
+    );
+
+    let logs = function.stop();
+    let lines: Vec<Value> = logs
+        .lines()
+        .filter_map(|l| serde_json::from_str(l).ok())
+        .collect();
+    assert!(
+        lines
+            .iter()
+            .any(|l| l["fields"]["log_group"] == "/aws/lambda/orders-api"
+                && l["fields"]["outcome"] == "subscribed"),
+        "one structured line per decision:\n{logs}"
+    );
+    for secret in [
+        "userIdentity",
+        "ASIAEXAMPLEKEYID1234",
+        "sourceIPAddress",
+        "cdk-deploy-role",
+    ] {
+        assert!(
+            !logs.contains(secret),
+            "logs must not hold the CloudTrail event ({secret}):\n{logs}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn existing_filters_modes_through_the_binary() {
+    let (sender, central) = sender_and_central().await;
+    for mode in ["replace", "make-room", "keep"] {
+        let group = format!("/app/{mode}");
+        sender.create_group(&group).await;
+        // Two foreign filters, oldest first: the group is full.
+        sender
+            .put_filter(&group, "first", &central.other_destination_arn)
+            .await;
+        sender
+            .put_filter(&group, "second", &central.other_destination_arn)
+            .await;
+    }
+    let expectations = [
+        ("replace", "subscribed", vec!["central-logging"]),
+        ("make-room", "subscribed", vec!["central-logging", "second"]),
+        ("keep", "skipped", vec!["first", "second"]),
+    ];
+    for (mode, outcome, filters) in expectations {
+        let mut function = FunctionProcess::start(&sender, &[("EXISTING_FILTERS", mode)]);
+        let group = format!("/app/{mode}");
+        let answer = function
+            .runtime
+            .invoke(&create_log_group_event(&sender.id, &group));
+        assert_eq!(answer.ok()["outcome"], outcome, "{mode}: {answer:?}");
+        let names: Vec<String> = sender
+            .filters(&group)
+            .await
+            .into_iter()
+            .map(|(n, _)| n)
+            .collect();
+        assert_eq!(names, filters, "{mode}");
+    }
+}
+
+#[tokio::test]
+async fn every_skip_rule_answers_success_and_touches_nothing() {
+    let (sender, central) = sender_and_central().await;
+    let foreign = central.other_destination_arn.clone();
+    for group in [
+        "/aws/lambda/orders-api",
+        "/app/orders/archive",
+        "/aws/lambda/auto-subscribe",
+        "/noisy/x",
+    ] {
+        sender.create_group(group).await;
+        sender.put_filter(group, "shipper", &foreign).await;
+    }
+    let mut other_region = create_log_group_event(&sender.id, "/aws/lambda/orders-api");
+    other_region["region"] = "eu-west-1".into();
+    other_region["detail"]["awsRegion"] = "eu-west-1".into();
+    let cases: Vec<(&str, Value, &str)> = vec![
+        (
+            "failed call",
+            fixture_for("create-log-group-failed.json", &sender.id),
+            "failed (ResourceAlreadyExistsException)",
+        ),
+        (
+            "infrequent access",
+            fixture_for("create-log-group-infrequent-access.json", &sender.id),
+            "INFREQUENT_ACCESS",
+        ),
+        (
+            "other API call",
+            fixture_for("put-retention-policy.json", &sender.id),
+            "PutRetentionPolicy",
+        ),
+        (
+            "other account",
+            create_log_group_event("222222222222", "/aws/lambda/orders-api"),
+            "account 222222222222",
+        ),
+        ("other region", other_region, "Region eu-west-1"),
+        (
+            "own log group",
+            create_log_group_event(&sender.id, "/aws/lambda/auto-subscribe"),
+            "EXCLUDE",
+        ),
+        (
+            "excluded",
+            create_log_group_event(&sender.id, "/noisy/x"),
+            "excluded by EXCLUDE glob \"/noisy/*\"",
+        ),
+        (
+            "gone",
+            create_log_group_event(&sender.id, "/never/created"),
+            "no longer exists",
+        ),
+        ("null", Value::Null, "not an event object"),
+        ("array", json!([]), "not an event object"),
+        ("string", json!("hello"), "not an event object"),
+        ("number", json!(42), "not an event object"),
+        ("empty", json!({}), "no detail-type"),
+        (
+            "scheduled",
+            json!({"source": "aws.events", "detail-type": "Scheduled Event", "detail": {}}),
+            "Scheduled",
+        ),
+        (
+            "null detail",
+            json!({"detail-type": "AWS API Call via CloudTrail", "detail": null}),
+            "no detail",
+        ),
+        (
+            "null name",
+            {
+                let mut e = create_log_group_event(&sender.id, "x");
+                e["detail"]["requestParameters"]["logGroupName"] = Value::Null;
+                e
+            },
+            "logGroupName",
+        ),
+    ];
+    let mut function = FunctionProcess::start(&sender, &[("EXCLUDE", "/noisy/*")]);
+    for (case, event, reason) in cases {
+        let answer = function.runtime.invoke(&event);
+        let Answer::Ok(body) = &answer else {
+            panic!("{case}: expected success, got {answer:?}")
+        };
+        assert_eq!(body["outcome"], "skipped", "{case}: {body}");
+        let got = body["reason"].as_str().unwrap_or_default();
+        assert!(
+            got.contains(reason),
+            "{case}: reason {got:?} should mention {reason:?}"
+        );
+    }
+    assert_eq!(
+        sender.writes(),
+        4,
+        "only the four puts the test made itself"
+    );
+    for group in [
+        "/aws/lambda/orders-api",
+        "/app/orders/archive",
+        "/aws/lambda/auto-subscribe",
+        "/noisy/x",
+    ] {
+        assert_eq!(
+            sender.filters(group).await,
+            vec![("shipper".to_owned(), foreign.clone())],
+            "{group} untouched"
+        );
+    }
+    let logs = function.stop();
+    assert!(!logs.contains("panicked"), "{logs}");
+}
+
+/// Broken configuration: an error answer whose message says what to fix, and the group untouched.
+#[tokio::test]
+async fn broken_configuration_is_an_error_and_leaves_the_group_alone() {
+    let sender = Account::new().await;
+    let stranger = Account::new().await;
+    let central = Central::new(&[&stranger.id]).await; // does not allow `sender`
+    let vendor = Central::new(&[&sender.id]).await;
+    let foreign = vendor.other_destination_arn.clone();
+    let group = "/aws/lambda/orders-api";
+    sender.create_group(group).await;
+    sender.put_filter(group, "shipper", &foreign).await;
+
+    let other_region = central.destination_arn.replace("us-east-1", "eu-west-1");
+    let cases: Vec<(&str, Option<&str>, Vec<&str>)> = vec![
+        (
+            "parameter missing",
+            None,
+            vec![
+                "SSM parameter /central-logging/destination-arn does not exist",
+                "put-parameter",
+            ],
+        ),
+        (
+            "not an ARN",
+            Some("central-logging"),
+            vec!["holds \"central-logging\"", "not usable"],
+        ),
+        (
+            "log group ARN",
+            Some("arn:aws:logs:us-east-1:999999999999:log-group:x"),
+            vec!["not the ARN of a CloudWatch Logs destination"],
+        ),
+        (
+            "other region",
+            Some(other_region.as_str()),
+            vec!["is in Region eu-west-1", "its own Region (us-east-1)"],
+        ),
+        (
+            "policy refuses",
+            Some(central.destination_arn.as_str()),
+            vec![
+                "access policy must allow account",
+                sender.id.as_str(),
+                "not authorized",
+            ],
+        ),
+    ];
+    for (case, value, expected) in cases {
+        match value {
+            Some(v) => sender.put_parameter(PARAMETER, v).await,
+            None => {
+                let _ = sender.ssm.delete_parameter().name(PARAMETER).send().await;
+            }
+        }
+        let mut function = FunctionProcess::start(&sender, &[]);
+        let answer = function
+            .runtime
+            .invoke(&create_log_group_event(&sender.id, group));
+        let Answer::Error(error) = &answer else {
+            panic!("{case}: expected an error, got {answer:?}")
+        };
+        let message = answer.error_message();
+        for part in expected {
+            assert!(
+                message.contains(part),
+                "{case}: {message:?} should contain {part:?} ({error})"
+            );
+        }
+        assert_eq!(
+            sender.filters(group).await,
+            vec![("shipper".to_owned(), foreign.clone())],
+            "{case}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn bad_settings_fail_init_naming_the_variable() {
+    let sender = Account::new().await;
+    for (var, value) in [
+        ("EXCLUDE", "/a/[x"),
+        ("EXISTING_FILTERS", "delete-everything"),
+        ("DISTRIBUTION", "random"),
+    ] {
+        let function = FunctionProcess::start(&sender, &[(var, value)]);
+        let answer = function.runtime.init_error();
+        assert!(matches!(answer, Answer::InitError(_)), "{var}: {answer:?}");
+        let message = answer.error_message();
+        assert!(message.starts_with(var), "{var}: {message}");
+        assert!(
+            message.contains(value.trim_start_matches('/')),
+            "{var}: {message}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn settings_reach_the_filter() {
+    let (sender, central) = sender_and_central().await;
+    sender.create_group("/app/payments").await;
+    let mut function = FunctionProcess::start(
+        &sender,
+        &[
+            ("FILTER_NAME", "to-central"),
+            ("FILTER_PATTERN", "ERROR"),
+            ("DISTRIBUTION", "Random"),
+            ("INCLUDE", "/app/*"),
+        ],
+    );
+    let answer = function
+        .runtime
+        .invoke(&create_log_group_event(&sender.id, "/app/payments"));
+    assert_eq!(answer.ok()["outcome"], "subscribed");
+    let out = sender
+        .logs
+        .describe_subscription_filters()
+        .log_group_name("/app/payments")
+        .send()
+        .await
+        .expect("ok");
+    let filter = &out.subscription_filters()[0];
+    assert_eq!(filter.filter_name(), Some("to-central"));
+    assert_eq!(filter.filter_pattern(), Some("ERROR"));
+    assert_eq!(
+        filter.destination_arn(),
+        Some(central.destination_arn.as_str())
+    );
+    assert_eq!(filter.distribution().map(|d| d.as_str()), Some("Random"));
+
+    let answer = function
+        .runtime
+        .invoke(&create_log_group_event(&sender.id, "/other/group"));
+    assert_eq!(answer.ok()["reason"], "not matched by INCLUDE (/app/*)");
+}
