@@ -181,3 +181,99 @@ pub async fn report_init_error(error: &(dyn std::error::Error + Send + Sync)) {
         Err(e) => warn!(error = %e, "could not build the init error report"),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::fake::FakeAws;
+
+    const ARN: &str = "arn:aws:lambda:us-east-1:111111111111:function:auto-subscribe";
+    const PARAMETER: &str = "/central-logging/destination-arn";
+    const DEST: &str = "arn:aws:logs:us-east-1:999999999999:destination:central";
+
+    fn function(aws: FakeAws) -> Function<FakeAws> {
+        Function::new(
+            aws,
+            RawSettings::default().parse().expect("defaults are valid"),
+        )
+    }
+
+    fn event(group: &str) -> Value {
+        let mut e: Value = serde_json::from_str(include_str!("../events/create-log-group.json"))
+            .expect("fixture is JSON");
+        e["detail"]["requestParameters"]["logGroupName"] = group.into();
+        e
+    }
+
+    #[tokio::test]
+    async fn skips_cost_no_aws_call() {
+        let f = function(FakeAws::with_group("/a", vec![], 2).with_parameter(PARAMETER, DEST));
+        let response = f
+            .handle(&Value::Null, ARN)
+            .await
+            .expect("a skip is a success");
+        assert_eq!(response.outcome, OutcomeLabel::Skipped);
+        assert!(f.aws().calls().is_empty(), "{:?}", f.aws().calls());
+    }
+
+    #[tokio::test]
+    async fn the_parameter_is_read_once_and_cached() {
+        let aws = FakeAws::with_group("/a", vec![], 2).with_parameter(PARAMETER, DEST);
+        let f = function(aws);
+        assert_eq!(
+            f.handle(&event("/a"), ARN).await.expect("ok").outcome,
+            OutcomeLabel::Subscribed
+        );
+        assert_eq!(
+            f.handle(&event("/a"), ARN).await.expect("ok").outcome,
+            OutcomeLabel::Unchanged
+        );
+        let reads = f
+            .aws()
+            .calls()
+            .iter()
+            .filter(|c| c.starts_with("get "))
+            .count();
+        assert_eq!(reads, 1);
+    }
+
+    #[tokio::test]
+    async fn unusable_destinations_are_errors_before_any_log_call() {
+        let cases = [
+            (None, "does not exist"),
+            (Some("not-an-arn"), "not usable"),
+            (
+                Some("arn:aws:logs:eu-west-1:999999999999:destination:central"),
+                "own Region (us-east-1)",
+            ),
+        ];
+        for (value, expected) in cases {
+            let aws = FakeAws::with_group("/a", vec![], 2);
+            let aws = match value {
+                Some(v) => aws.with_parameter(PARAMETER, v),
+                None => aws,
+            };
+            let f = function(aws);
+            let error = f
+                .handle(&event("/a"), ARN)
+                .await
+                .expect_err("unusable")
+                .to_string();
+            assert!(error.contains(expected), "{error}");
+            assert_eq!(
+                f.aws().calls(),
+                vec![format!("get {PARAMETER}")],
+                "no describe, no write"
+            );
+        }
+    }
+
+    #[tokio::test]
+    async fn a_bad_invoked_arn_is_an_error() {
+        let f = function(FakeAws::default());
+        assert!(matches!(
+            f.handle(&event("/a"), "nonsense").await,
+            Err(FunctionError::Identity(_))
+        ));
+    }
+}

@@ -130,7 +130,8 @@ async fn limit_exceeded_on_put_is_group_full_at_once() {
 
 #[tokio::test]
 async fn final_errors_map_to_our_table() {
-    let cases: [(u16, &str, fn(&ApiError) -> bool); 4] = [
+    type IsExpected = fn(&ApiError) -> bool;
+    let cases: [(u16, &str, IsExpected); 4] = [
         (400, "ResourceNotFoundException", |e| {
             matches!(e, ApiError::NotFound(_))
         }),

@@ -219,7 +219,10 @@ pub struct Central {
 
 impl Central {
     pub async fn new(allowed_senders: &[&str]) -> Self {
-        let account = Account::new().await;
+        Self::in_account(Account::new().await, allowed_senders).await
+    }
+
+    pub async fn in_account(account: Account, allowed_senders: &[&str]) -> Self {
         let destination_arn = Self::destination(&account, "central-logging", allowed_senders).await;
         let other_destination_arn =
             Self::destination(&account, "other-vendor", allowed_senders).await;

@@ -194,6 +194,23 @@ impl RuntimeApi {
     }
 }
 
+/// The function binary: `AUTO_SUBSCRIBE_BIN` when set (the benchmark runs the release build), else
+/// the one cargo built for these tests, else the one beside the running example.
+pub fn function_binary() -> std::path::PathBuf {
+    if let Ok(path) = std::env::var("AUTO_SUBSCRIBE_BIN") {
+        return path.into();
+    }
+    if let Some(path) = option_env!("CARGO_BIN_EXE_auto-subscribe") {
+        return path.into();
+    }
+    let exe = std::env::current_exe().expect("own path");
+    // target/debug/examples/demo -> target/debug/auto-subscribe
+    exe.parent()
+        .and_then(|examples| examples.parent())
+        .map(|dir| dir.join("auto-subscribe"))
+        .expect("target dir")
+}
+
 fn header(name: &str, value: &str) -> Header {
     Header::from_bytes(name.as_bytes(), value.as_bytes()).expect("valid header")
 }
@@ -210,7 +227,7 @@ impl FunctionProcess {
     /// Starts the function as `account` with extra environment (settings) on top of what Lambda sets.
     pub fn start(account: &super::Account, settings: &[(&str, &str)]) -> Self {
         let runtime = RuntimeApi::start(&account.id);
-        let mut command = Command::new(env!("CARGO_BIN_EXE_auto-subscribe"));
+        let mut command = Command::new(function_binary());
         command
             .env_clear()
             .env("PATH", std::env::var("PATH").unwrap_or_default())
@@ -242,6 +259,11 @@ impl FunctionProcess {
             started,
             log_path,
         }
+    }
+
+    /// The process id, to read its peak memory.
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(Child::id)
     }
 
     /// Stops the function and returns what it logged (stdout, then stderr).

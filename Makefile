@@ -1,0 +1,27 @@
+# The two commands a newcomer needs, plus the benchmark. Each installs what it needs first.
+PYTHON ?= python3
+
+.PHONY: demo test bench setup
+
+## Run the function locally against an embedded local AWS and show what it did.
+demo: setup
+	cargo build --quiet --bin auto-subscribe --example demo
+	target/debug/examples/demo
+
+## Every check CI runs: formatting, clippy with warnings as errors, unit, adapter and integration tests.
+test: setup
+	cargo fmt --all -- --check
+	cargo clippy --all-targets -- -D warnings
+	cargo test --all-targets
+
+## The benchmark: release binary size, cold start, peak memory, API calls and time per event.
+bench: setup
+	cargo build --release --bin auto-subscribe
+	cargo build --example bench
+	AUTO_SUBSCRIBE_BIN=target/release/auto-subscribe target/debug/examples/bench
+
+## Python packages for the local AWS, and the Rust components the checks use.
+setup:
+	$(PYTHON) -m pip install --quiet --disable-pip-version-check -r tests/local_aws/requirements.txt
+	cargo fmt --version >/dev/null 2>&1 || rustup component add rustfmt
+	cargo clippy --version >/dev/null 2>&1 || rustup component add clippy

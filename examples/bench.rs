@@ -1,0 +1,149 @@
+//! `make bench`: the function's figures, measured against the local AWS in one run.
+//!
+//! - the stripped release binary's size;
+//! - cold start: process start to its first Runtime API poll (clients built, settings checked);
+//! - peak RSS after handling every event;
+//! - AWS API calls per new log group;
+//! - time per event, and beside it, in the same run, the time of the same two calls (describe +
+//!   put) made directly with the SDK: the ratio is the function's own overhead, whatever moto's speed.
+
+#[path = "../tests/common/mod.rs"]
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::runtime::{FunctionProcess, function_binary};
+use common::{Account, Central, create_log_group_event};
+
+const GROUPS: usize = 200;
+const COLD_STARTS: usize = 15;
+
+#[tokio::main]
+async fn main() {
+    let binary = function_binary();
+    let size = std::fs::metadata(&binary).map(|m| m.len()).unwrap_or(0);
+    println!("binary: {} ({:.1} MB)", binary.display(), size as f64 / 1e6);
+
+    let sender = Account::new().await;
+    let central = Central::new(&[&sender.id]).await;
+    sender
+        .put_parameter("/central-logging/destination-arn", &central.destination_arn)
+        .await;
+
+    // Cold start: process start to first poll.
+    let mut cold = Vec::new();
+    for _ in 0..COLD_STARTS {
+        let function = FunctionProcess::start(&sender, &[]);
+        let deadline = Instant::now() + Duration::from_secs(10);
+        let polled = loop {
+            if let Some(at) = *function.runtime.first_poll.lock().expect("not poisoned") {
+                break at;
+            }
+            assert!(Instant::now() < deadline, "the function never polled");
+            std::thread::sleep(Duration::from_micros(200));
+        };
+        cold.push(polled.duration_since(function.started));
+        function.stop();
+    }
+
+    // Events: one new group each.
+    for i in 0..GROUPS {
+        sender
+            .create_group(&format!("/bench/function/{i:04}"))
+            .await;
+    }
+    let calls_before = sender.calls();
+    let mut function = FunctionProcess::start(&sender, &[]);
+    let mut handling = Vec::new();
+    for i in 0..GROUPS {
+        let (answer, timing) = function.runtime.invoke_timed(&create_log_group_event(
+            &sender.id,
+            &format!("/bench/function/{i:04}"),
+        ));
+        assert_eq!(answer.ok()["outcome"], "subscribed", "{answer:?}");
+        handling.push(timing.handling);
+    }
+    let peak_rss_kb = function.pid().and_then(peak_rss_kb).unwrap_or(0);
+    function.stop();
+    let calls_after = sender.calls();
+    let delta = |action: &str| {
+        calls_after["calls"][action].as_u64().unwrap_or(0)
+            - calls_before["calls"][action].as_u64().unwrap_or(0)
+    };
+
+    // The same two calls, made directly, side by side with the function's run.
+    for i in 0..GROUPS {
+        sender.create_group(&format!("/bench/direct/{i:04}")).await;
+    }
+    let mut direct = Vec::new();
+    for i in 0..GROUPS {
+        let group = format!("/bench/direct/{i:04}");
+        let start = Instant::now();
+        sender
+            .logs
+            .describe_subscription_filters()
+            .log_group_name(&group)
+            .send()
+            .await
+            .expect("describe");
+        sender
+            .logs
+            .put_subscription_filter()
+            .log_group_name(&group)
+            .filter_name("central-logging")
+            .filter_pattern("")
+            .destination_arn(&central.destination_arn)
+            .send()
+            .await
+            .expect("put");
+        direct.push(start.elapsed());
+    }
+
+    let (cold_med, handling_med, direct_med) = (
+        median(&mut cold),
+        median(&mut handling),
+        median(&mut direct),
+    );
+    println!(
+        "cold start to first poll: median {:.1} ms, p90 {:.1} ms ({COLD_STARTS} starts)",
+        ms(cold_med),
+        ms(p90(&mut cold))
+    );
+    println!(
+        "peak RSS after {GROUPS} events: {:.1} MB",
+        peak_rss_kb as f64 / 1024.0
+    );
+    println!(
+        "API calls per new log group: {:.2} DescribeSubscriptionFilters + {:.2} PutSubscriptionFilter; {} GetParameter for {GROUPS} events",
+        delta("DescribeSubscriptionFilters") as f64 / GROUPS as f64,
+        delta("PutSubscriptionFilter") as f64 / GROUPS as f64,
+        delta("GetParameter"),
+    );
+    println!(
+        "per event: median {:.2} ms, p90 {:.2} ms; the same two calls made directly: median {:.2} ms; ratio {:.2}",
+        ms(handling_med),
+        ms(p90(&mut handling)),
+        ms(direct_med),
+        handling_med.as_secs_f64() / direct_med.as_secs_f64()
+    );
+}
+
+fn peak_rss_kb(pid: u32) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    line.split_whitespace().nth(1)?.parse().ok()
+}
+
+fn median(samples: &mut [Duration]) -> Duration {
+    samples.sort();
+    samples[samples.len() / 2]
+}
+
+fn p90(samples: &mut [Duration]) -> Duration {
+    samples.sort();
+    samples[samples.len() * 9 / 10]
+}
+
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1000.0
+}

@@ -1,0 +1,135 @@
+//! `make demo`: the function, run for real against an embedded local AWS.
+//!
+//! Starts the local AWS (moto's server plus our fixture), sets up a central account with a
+//! CloudWatch Logs destination and a sender account with log groups in mixed states, runs the
+//! `auto-subscribe` binary through a Runtime API emulator on `events/create-log-group.json` and a
+//! few more events, and prints what it answered and each group's filters before and after.
+
+#[path = "../tests/common/mod.rs"]
+mod common;
+
+use common::runtime::{Answer, FunctionProcess};
+use common::{Account, Central, create_log_group_event, fixture};
+
+const SENDER: &str = "111111111111"; // the account in events/*.json
+const CENTRAL: &str = "999999999999"; // the recipient account of seeds 000-002
+
+#[tokio::main]
+async fn main() {
+    println!("Starting the local AWS (moto's server with the fixture's additions)...");
+    let sender = Account::with_id(SENDER).await;
+    let central = Central::in_account(Account::with_id(CENTRAL).await, &[SENDER]).await;
+    println!(
+        "  central account {CENTRAL}: destination {}",
+        central.destination_arn
+    );
+    println!(
+        "                          another vendor's destination {}",
+        central.other_destination_arn
+    );
+    sender
+        .put_parameter("/central-logging/destination-arn", &central.destination_arn)
+        .await;
+    println!("  sender account {SENDER}: SSM /central-logging/destination-arn = the destination\n");
+
+    // Log groups in mixed states.
+    let groups = [
+        (
+            "/aws/lambda/orders-api",
+            "new, no filters (the group in events/create-log-group.json)",
+        ),
+        (
+            "/aws/lambda/billing",
+            "subscribed by seed 003's script under the name \"Destination\" (a duplicate)",
+        ),
+        ("/app/legacy", "full: two filters to another vendor"),
+        ("/aws/lambda/payments", "already subscribed by us"),
+    ];
+    for (group, _) in &groups {
+        sender.create_group(group).await;
+    }
+    sender
+        .put_filter(
+            "/aws/lambda/billing",
+            "Destination",
+            &central.destination_arn,
+        )
+        .await;
+    sender
+        .put_filter("/app/legacy", "vendor-a", &central.other_destination_arn)
+        .await;
+    sender
+        .put_filter("/app/legacy", "vendor-b", &central.other_destination_arn)
+        .await;
+    sender
+        .put_filter(
+            "/aws/lambda/payments",
+            "central-logging",
+            &central.destination_arn,
+        )
+        .await;
+
+    println!("Before:");
+    for (group, state) in &groups {
+        println!("  {group:<24} {state}");
+        print_filters(&sender, group, &central).await;
+    }
+
+    println!("\nRunning the auto-subscribe binary (EXISTING_FILTERS=replace, the default)...\n");
+    let mut function = FunctionProcess::start(&sender, &[]);
+    let mut events = vec![(
+        "events/create-log-group.json".to_owned(),
+        fixture("create-log-group.json"),
+    )];
+    for (group, _) in &groups[1..] {
+        events.push((
+            format!("CreateLogGroup {group}"),
+            create_log_group_event(SENDER, group),
+        ));
+    }
+    for name in [
+        "create-log-group-failed.json",
+        "create-log-group-infrequent-access.json",
+        "put-retention-policy.json",
+    ] {
+        events.push((format!("events/{name}"), fixture(name)));
+    }
+    let writes_before = sender.writes();
+    for (label, event) in &events {
+        let answer = match function.runtime.invoke(event) {
+            Answer::Ok(body) => body.to_string(),
+            other => format!("error: {}", other.error_message()),
+        };
+        println!("  {label}\n    -> {answer}");
+    }
+    let writes = sender.writes() - writes_before;
+
+    println!("\nAfter:");
+    for (group, _) in &groups {
+        println!("  {group}");
+        print_filters(&sender, group, &central).await;
+    }
+    println!(
+        "\n{} events, {writes} subscription filter writes, 1 SSM read (cached after).",
+        events.len()
+    );
+    println!("\nWhat the function logged (JSON, one line per decision):");
+    for line in function.stop().lines() {
+        println!("  {line}");
+    }
+}
+
+async fn print_filters(account: &Account, group: &str, central: &Central) {
+    let filters = account.filters(group).await;
+    if filters.is_empty() {
+        println!("      (no subscription filters)");
+    }
+    for (name, destination) in filters {
+        let target = if destination == central.destination_arn {
+            "central destination"
+        } else {
+            "other vendor"
+        };
+        println!("      filter {name:<16} -> {target}");
+    }
+}
