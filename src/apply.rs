@@ -20,8 +20,9 @@ pub enum Outcome {
     Unchanged { removed: Vec<String> },
     /// Not ours to subscribe, or cannot be: the reason says which.
     Skipped { reason: String },
-    /// Could not be done; the message says what to fix.
-    Failed { error: String },
+    /// Could not be done; the message says what to fix. `retryable` when the cause was transient
+    /// (retries ran out on throttling or 5xx), so a later attempt may succeed.
+    Failed { error: String, retryable: bool },
 }
 
 impl Outcome {
@@ -45,7 +46,7 @@ impl Outcome {
     pub fn reason(&self) -> Option<&str> {
         match self {
             Self::Skipped { reason } => Some(reason),
-            Self::Failed { error } => Some(error),
+            Self::Failed { error, .. } => Some(error),
             _ => None,
         }
     }
@@ -53,6 +54,14 @@ impl Outcome {
     pub fn skipped(reason: impl Into<String>) -> Self {
         Self::Skipped {
             reason: reason.into(),
+        }
+    }
+
+    /// A failure whose message is `error`, caused by `cause`.
+    pub fn failed(error: String, cause: &ApiError) -> Self {
+        Self::Failed {
+            error,
+            retryable: matches!(cause, ApiError::RetriesExhausted { .. }),
         }
     }
 }
@@ -69,7 +78,7 @@ pub enum OutcomeLabel {
 
 impl fmt::Display for OutcomeLabel {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
+        f.pad(match self {
             Self::Subscribed => "subscribed",
             Self::Unchanged => "unchanged",
             Self::Skipped => "skipped",
@@ -100,9 +109,7 @@ impl Subscriber<'_> {
             Ok(filters) => filters,
             Err(ApiError::NotFound(_)) => return Outcome::skipped(GONE),
             Err(e) => {
-                return Outcome::Failed {
-                    error: format!("describing its subscription filters: {e}"),
-                };
+                return Outcome::failed(format!("describing its subscription filters: {e}"), &e);
             }
         };
         let plan = plan(&existing, self.desired, self.mode);
@@ -134,9 +141,10 @@ impl Subscriber<'_> {
                     (ApiError::GroupFull(_), true) => candidates.next(),
                     _ => {
                         let note = restore(aws, group, &evicted).await;
-                        return Outcome::Failed {
-                            error: format!("{}{note}", self.put_failure(&error)),
-                        };
+                        return Outcome::failed(
+                            format!("{}{note}", self.put_failure(&error)),
+                            &error,
+                        );
                     }
                 };
                 let Some(next) = next else {
@@ -148,18 +156,16 @@ impl Subscriber<'_> {
                         error: format!(
                             "the group is full and no other filter may be removed to make room{note}"
                         ),
+                        retryable: false,
                     };
                 };
                 match aws.delete_subscription_filter(group, &next.name).await {
                     Ok(()) | Err(ApiError::NotFound(_)) => evicted.push(next),
                     Err(e) => {
                         let note = restore(aws, group, &evicted).await;
-                        return Outcome::Failed {
-                            error: format!(
-                                "removing filter {:?} to make room: {e}{note}",
-                                next.name
-                            ),
-                        };
+                        let error =
+                            format!("removing filter {:?} to make room: {e}{note}", next.name);
+                        return Outcome::failed(error, &e);
                     }
                 }
             }
@@ -178,9 +184,10 @@ impl Subscriber<'_> {
                     } else {
                         ""
                     };
-                    return Outcome::Failed {
-                        error: format!("{done}removing filter {:?}: {e}", filter.name),
-                    };
+                    return Outcome::failed(
+                        format!("{done}removing filter {:?}: {e}", filter.name),
+                        &e,
+                    );
                 }
             }
         }
@@ -405,7 +412,7 @@ mod tests {
             2,
             ApiError::AccessDenied("not authorized".into()),
         );
-        let Outcome::Failed { error } = run(&aws, Replace).await else {
+        let Outcome::Failed { error, .. } = run(&aws, Replace).await else {
             panic!("must fail")
         };
         assert!(error.contains("must allow account 111111111111"), "{error}");
@@ -448,7 +455,7 @@ mod tests {
                 last: "Rate exceeded".into(),
             },
         );
-        let Outcome::Failed { error } = run(&aws, Replace).await else {
+        let Outcome::Failed { error, .. } = run(&aws, Replace).await else {
             panic!("must fail")
         };
         assert!(

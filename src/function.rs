@@ -138,7 +138,7 @@ impl<A: Aws> Function<A> {
         let label = outcome.label();
         let removed = outcome.removed().to_vec();
         match outcome {
-            Outcome::Failed { error } => {
+            Outcome::Failed { error, .. } => {
                 warn!(log_group = %group, outcome = %label, error = %error, "could not subscribe");
                 Err(FunctionError::Failed {
                     group: group.to_string(),

@@ -12,12 +12,14 @@
 
 pub mod apply;
 pub mod aws;
+pub mod backfill;
 pub mod destination;
 pub mod event;
 #[cfg(test)]
 mod fake;
 pub mod function;
 pub mod names;
+pub mod pacing;
 pub mod plan;
 pub mod retry;
 pub mod sdk;

@@ -22,6 +22,13 @@ impl RetryPolicy {
         cap: Duration::from_secs(5),
     };
 
+    /// For backfill: patient, since a run lasts minutes and throttling is expected at the ceiling.
+    pub const BACKFILL: Self = Self {
+        max_attempts: 10,
+        base: Duration::from_millis(250),
+        cap: Duration::from_secs(20),
+    };
+
     /// The wait before retry number `attempt` (1 for the first retry): uniform in
     /// `0..=min(cap, base * 2^(attempt-1))`.
     pub fn delay(&self, attempt: u32) -> Duration {

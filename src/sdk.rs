@@ -18,6 +18,7 @@ use aws_smithy_types::error::display::DisplayErrorContext;
 
 use crate::aws::{ApiError, Aws, LogGroupInfo, LogGroupPage};
 use crate::names::LogGroupName;
+use crate::pacing::{Api, Pacing};
 use crate::plan::SubscriptionFilter;
 use crate::retry::RetryPolicy;
 
@@ -39,6 +40,7 @@ pub struct SdkAws {
     ssm: aws_sdk_ssm::Client,
     retry: RetryPolicy,
     stats: Arc<CallStats>,
+    pacing: Option<Arc<Pacing>>,
 }
 
 /// Loads the SDK configuration the standard way (region, credentials, `AWS_ENDPOINT_URL`, profiles).
@@ -80,15 +82,23 @@ impl SdkAws {
             ssm,
             retry,
             stats: Arc::default(),
+            pacing: None,
         }
+    }
+
+    /// Paces every request (retries included) with per-API token buckets.
+    pub fn with_pacing(mut self, pacing: Pacing) -> Self {
+        self.pacing = Some(Arc::new(pacing));
+        self
     }
 
     pub fn stats(&self) -> &CallStats {
         &self.stats
     }
 
-    /// Runs `call` until it succeeds, fails for good, or runs out of attempts.
-    async fn retrying<T, E, F, Fut>(&self, mut call: F) -> Result<T, ApiError>
+    /// Runs `call` until it succeeds, fails for good, or runs out of attempts; each attempt first
+    /// waits for `api`'s token when the adapter is paced.
+    async fn retrying<T, E, F, Fut>(&self, api: Option<Api>, mut call: F) -> Result<T, ApiError>
     where
         F: FnMut() -> Fut,
         Fut: Future<Output = Result<T, SdkError<E, HttpResponse>>>,
@@ -96,6 +106,9 @@ impl SdkAws {
     {
         let mut attempt = 1;
         loop {
+            if let (Some(pacing), Some(api)) = (&self.pacing, api) {
+                pacing.wait(api).await;
+            }
             self.stats.calls.fetch_add(1, Ordering::Relaxed);
             let error = match call().await {
                 Ok(value) => return Ok(value),
@@ -131,7 +144,7 @@ impl Aws for SdkAws {
         let mut next_token: Option<String> = None;
         loop {
             let output = self
-                .retrying(|| {
+                .retrying(Some(Api::DescribeSubscriptionFilters), || {
                     self.logs
                         .describe_subscription_filters()
                         .log_group_name(group.as_str())
@@ -164,7 +177,7 @@ impl Aws for SdkAws {
         group: &LogGroupName,
         filter: &SubscriptionFilter,
     ) -> Result<(), ApiError> {
-        self.retrying(|| {
+        self.retrying(Some(Api::PutSubscriptionFilter), || {
             self.logs
                 .put_subscription_filter()
                 .log_group_name(group.as_str())
@@ -184,7 +197,7 @@ impl Aws for SdkAws {
         group: &LogGroupName,
         filter_name: &str,
     ) -> Result<(), ApiError> {
-        self.retrying(|| {
+        self.retrying(Some(Api::DeleteSubscriptionFilter), || {
             self.logs
                 .delete_subscription_filter()
                 .log_group_name(group.as_str())
@@ -197,7 +210,7 @@ impl Aws for SdkAws {
 
     async fn get_parameter(&self, name: &str) -> Result<String, ApiError> {
         let output = self
-            .retrying(|| {
+            .retrying(None, || {
                 self.ssm
                     .get_parameter()
                     .name(name)
@@ -218,7 +231,7 @@ impl Aws for SdkAws {
         next_token: Option<String>,
     ) -> Result<LogGroupPage, ApiError> {
         let output = self
-            .retrying(|| {
+            .retrying(Some(Api::DescribeLogGroups), || {
                 self.logs
                     .describe_log_groups()
                     .set_log_group_name_prefix(prefix.map(str::to_owned))
@@ -244,7 +257,7 @@ impl Aws for SdkAws {
     }
 
     async fn put_parameter(&self, name: &str, value: &str) -> Result<(), ApiError> {
-        self.retrying(|| {
+        self.retrying(None, || {
             self.ssm
                 .put_parameter()
                 .name(name)

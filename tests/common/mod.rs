@@ -202,6 +202,22 @@ impl Account {
         self.calls()["calls"][action].as_u64().unwrap_or(0)
     }
 
+    /// Makes the local AWS enforce quotas and inject faults for this account: `quotas` is "aws"
+    /// (AWS's own) or `{api: rate}`; `faults` is `{api: {error code: share of calls}}`.
+    pub fn set_behaviour(&self, quotas: Value, faults: Value) {
+        let body = serde_json::json!({ "account": self.id, "quotas": quotas, "faults": faults });
+        http_post(
+            &format!("{}/_fixture/behaviour", local_aws().endpoint),
+            &body.to_string(),
+        )
+        .expect("set the account's behaviour");
+    }
+
+    /// Back to an AWS without quotas or faults.
+    pub fn clear_behaviour(&self) {
+        self.set_behaviour(Value::Null, Value::Null);
+    }
+
     /// Writes (puts and deletes of subscription filters) this account has made so far.
     pub fn writes(&self) -> u64 {
         self.count("PutSubscriptionFilter") + self.count("DeleteSubscriptionFilter")

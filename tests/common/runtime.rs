@@ -2,14 +2,20 @@
 //! invocations on `GET /2018-06-01/runtime/invocation/next` (with the request ID, deadline and
 //! invoked function ARN headers) and collects what the function posts back.
 
+use std::convert::Infallible;
 use std::process::{Child, Command, Stdio};
 use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender, channel};
 use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+use http_body_util::{BodyExt, Full};
+use hyper::body::{Bytes, Incoming};
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper::{Method, Request, Response};
+use hyper_util::rt::TokioIo;
 use serde_json::Value;
-use tiny_http::{Header, Method, Response, Server};
 
 /// What the function answered for one invocation.
 #[derive(Debug, Clone, PartialEq)]
@@ -51,10 +57,19 @@ pub struct Timing {
     pub handling: Duration,
 }
 
+/// The emulator's state, shared by its connections.
+struct State {
+    function_arn: String,
+    queue: tokio::sync::Mutex<tokio::sync::mpsc::UnboundedReceiver<Invocation>>,
+    answers: Sender<(String, Answer, Duration)>,
+    handed_out: Mutex<Vec<(String, Instant)>>,
+    first_poll: Arc<Mutex<Option<Instant>>>,
+}
+
 pub struct RuntimeApi {
     pub address: String,
     pub function_arn: String,
-    invocations: Sender<Invocation>,
+    invocations: tokio::sync::mpsc::UnboundedSender<Invocation>,
     answers: Receiver<(String, Answer, Duration)>,
     /// When the first `/next` poll arrived (cold start ends there).
     pub first_poll: Arc<Mutex<Option<Instant>>>,
@@ -62,86 +77,35 @@ pub struct RuntimeApi {
 }
 
 impl RuntimeApi {
+    /// Serves the Runtime API on a free loopback port, from a thread of its own, so tests can wait
+    /// for answers synchronously. Every socket has TCP_NODELAY: without it, Nagle's algorithm and
+    /// delayed ACKs add ~40 ms to each invocation and the benchmark would measure them.
     pub fn start(account: &str) -> Self {
-        let server = Arc::new(Server::http("127.0.0.1:0").expect("bind the Runtime API emulator"));
-        let address = server
-            .server_addr()
-            .to_ip()
-            .expect("an IP address")
-            .to_string();
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind the emulator");
+        listener
+            .set_nonblocking(true)
+            .expect("non-blocking listener");
+        let address = listener.local_addr().expect("local address").to_string();
         let function_arn = format!(
             "arn:aws:lambda:{}:{account}:function:auto-subscribe",
             super::REGION
         );
-        let (invocations, queue) = channel::<Invocation>();
-        let queue = Arc::new(Mutex::new(queue));
+        let (invocations, queue) = tokio::sync::mpsc::unbounded_channel();
         let (answer_tx, answers) = channel();
-        let handed_out: Arc<Mutex<Vec<(String, Instant)>>> = Arc::default();
         let first_poll: Arc<Mutex<Option<Instant>>> = Arc::default();
-        let arn = function_arn.clone();
-        let polled = first_poll.clone();
+        let state = Arc::new(State {
+            function_arn: function_arn.clone(),
+            queue: tokio::sync::Mutex::new(queue),
+            answers: answer_tx,
+            handed_out: Mutex::default(),
+            first_poll: first_poll.clone(),
+        });
         thread::spawn(move || {
-            for mut request in server.incoming_requests() {
-                let url = request.url().to_owned();
-                if request.method() == &Method::Get && url.ends_with("/runtime/invocation/next") {
-                    polled
-                        .lock()
-                        .expect("not poisoned")
-                        .get_or_insert_with(Instant::now);
-                    // Long poll: answer from a thread of its own once an invocation is queued.
-                    let (queue, arn, handed_out) = (queue.clone(), arn.clone(), handed_out.clone());
-                    thread::spawn(move || {
-                        let next = queue.lock().expect("not poisoned").recv();
-                        let Ok(invocation) = next else { return };
-                        let deadline = SystemTime::now()
-                            .duration_since(UNIX_EPOCH)
-                            .unwrap_or_default()
-                            + Duration::from_secs(60);
-                        let response = Response::from_string(invocation.body)
-                            .with_header(header("Content-Type", "application/json"))
-                            .with_header(header("Lambda-Runtime-Aws-Request-Id", &invocation.id))
-                            .with_header(header(
-                                "Lambda-Runtime-Deadline-Ms",
-                                &deadline.as_millis().to_string(),
-                            ))
-                            .with_header(header("Lambda-Runtime-Invoked-Function-Arn", &arn));
-                        handed_out
-                            .lock()
-                            .expect("not poisoned")
-                            .push((invocation.id, Instant::now()));
-                        let _ = request.respond(response);
-                    });
-                    continue;
-                }
-                let mut body = String::new();
-                let _ = request.as_reader().read_to_string(&mut body);
-                let value: Value = serde_json::from_str(&body).unwrap_or(Value::String(body));
-                let parts: Vec<&str> = url.trim_start_matches('/').split('/').collect();
-                let answer = match parts.as_slice() {
-                    [_, "runtime", "invocation", id, "response"] => {
-                        Some(((*id).to_owned(), Answer::Ok(value)))
-                    }
-                    [_, "runtime", "invocation", id, "error"] => {
-                        Some(((*id).to_owned(), Answer::Error(value)))
-                    }
-                    [_, "runtime", "init", "error"] => {
-                        Some((String::new(), Answer::InitError(value)))
-                    }
-                    _ => None,
-                };
-                let status = if answer.is_some() { 202 } else { 404 };
-                if let Some((id, answer)) = answer {
-                    let started = handed_out
-                        .lock()
-                        .expect("not poisoned")
-                        .iter()
-                        .find(|(i, _)| *i == id)
-                        .map(|(_, at)| at.elapsed())
-                        .unwrap_or_default();
-                    let _ = answer_tx.send((id, answer, started));
-                }
-                let _ = request.respond(Response::from_string("{}").with_status_code(status));
-            }
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("emulator runtime");
+            runtime.block_on(serve(listener, state));
         });
         Self {
             address,
@@ -161,16 +125,15 @@ impl RuntimeApi {
     pub fn invoke_timed(&mut self, event: &Value) -> (Answer, Timing) {
         self.next_id += 1;
         let id = format!("req-{}", self.next_id);
-        self.invocations
-            .send(Invocation {
-                id: id.clone(),
-                body: event.to_string(),
-            })
-            .expect("emulator running");
+        let invocation = Invocation {
+            id: id.clone(),
+            body: event.to_string(),
+        };
+        self.invocations.send(invocation).expect("emulator running");
         self.wait_for(&id)
     }
 
-    /// The next answer that is not for an earlier invocation (or an init error).
+    /// The answer to `id` (or an init error), skipping answers to earlier invocations.
     fn wait_for(&self, id: &str) -> (Answer, Timing) {
         let deadline = Instant::now() + Duration::from_secs(60);
         loop {
@@ -194,6 +157,94 @@ impl RuntimeApi {
     }
 }
 
+async fn serve(listener: std::net::TcpListener, state: Arc<State>) {
+    let Ok(listener) = tokio::net::TcpListener::from_std(listener) else {
+        return;
+    };
+    while let Ok((stream, _)) = listener.accept().await {
+        let _ = stream.set_nodelay(true);
+        let state = state.clone();
+        tokio::spawn(async move {
+            let service = service_fn(move |request| handle(state.clone(), request));
+            let _ = http1::Builder::new()
+                .serve_connection(TokioIo::new(stream), service)
+                .await;
+        });
+    }
+}
+
+async fn handle(
+    state: Arc<State>,
+    request: Request<Incoming>,
+) -> Result<Response<Full<Bytes>>, Infallible> {
+    let path = request.uri().path().to_owned();
+    if request.method() == Method::GET && path.ends_with("/runtime/invocation/next") {
+        state
+            .first_poll
+            .lock()
+            .expect("not poisoned")
+            .get_or_insert_with(Instant::now);
+        let Some(invocation) = state.queue.lock().await.recv().await else {
+            return Ok(reply(410, String::new()));
+        };
+        let deadline = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap_or_default()
+            + Duration::from_secs(60);
+        state
+            .handed_out
+            .lock()
+            .expect("not poisoned")
+            .push((invocation.id.clone(), Instant::now()));
+        let mut response = reply(200, invocation.body);
+        let headers = response.headers_mut();
+        let mut set = |name: &'static str, value: &str| {
+            if let Ok(value) = value.parse() {
+                headers.insert(name, value);
+            }
+        };
+        set("content-type", "application/json");
+        set("lambda-runtime-aws-request-id", &invocation.id);
+        set(
+            "lambda-runtime-deadline-ms",
+            &deadline.as_millis().to_string(),
+        );
+        set("lambda-runtime-invoked-function-arn", &state.function_arn);
+        return Ok(response);
+    }
+    let body = request
+        .into_body()
+        .collect()
+        .await
+        .map(|b| b.to_bytes())
+        .unwrap_or_default();
+    let value: Value = serde_json::from_slice(&body)
+        .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&body).into_owned()));
+    let parts: Vec<&str> = path.trim_start_matches('/').split('/').collect();
+    let answer = match parts.as_slice() {
+        [_, "runtime", "invocation", id, "response"] => ((*id).to_owned(), Answer::Ok(value)),
+        [_, "runtime", "invocation", id, "error"] => ((*id).to_owned(), Answer::Error(value)),
+        [_, "runtime", "init", "error"] => (String::new(), Answer::InitError(value)),
+        _ => return Ok(reply(404, String::new())),
+    };
+    let handling = state
+        .handed_out
+        .lock()
+        .expect("not poisoned")
+        .iter()
+        .find(|(id, _)| *id == answer.0)
+        .map(|(_, at)| at.elapsed())
+        .unwrap_or_default();
+    let _ = state.answers.send((answer.0, answer.1, handling));
+    Ok(reply(202, "{}".into()))
+}
+
+fn reply(status: u16, body: String) -> Response<Full<Bytes>> {
+    let mut response = Response::new(Full::new(Bytes::from(body)));
+    *response.status_mut() = hyper::StatusCode::from_u16(status).unwrap_or(hyper::StatusCode::OK);
+    response
+}
+
 /// The function binary: `AUTO_SUBSCRIBE_BIN` when set (the benchmark runs the release build), else
 /// the one cargo built for these tests, else the one beside the running example.
 pub fn function_binary() -> std::path::PathBuf {
@@ -209,10 +260,6 @@ pub fn function_binary() -> std::path::PathBuf {
         .and_then(|examples| examples.parent())
         .map(|dir| dir.join("auto-subscribe"))
         .expect("target dir")
-}
-
-fn header(name: &str, value: &str) -> Header {
-    Header::from_bytes(name.as_bytes(), value.as_bytes()).expect("valid header")
 }
 
 /// The real `auto-subscribe` binary, pointed at a Runtime API emulator and the local AWS.

@@ -1,0 +1,228 @@
+//! The `backfill` command line: flags (each falling back to the function's environment variable),
+//! output (a progress bar and summary, or one JSON line), and exit codes: 0 when nothing failed,
+//! 1 when a group failed, 2 on a usage or configuration error.
+
+use std::io::IsTerminal;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use clap::{Parser, ValueEnum};
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+
+use super::{Job, Progress, Summary, run};
+use crate::apply::OutcomeLabel;
+use crate::aws::Aws;
+use crate::destination::Destination;
+use crate::pacing::{FILTER_API_QUOTA, Pacing};
+use crate::plan::DesiredFilter;
+use crate::retry::RetryPolicy;
+use crate::sdk::SdkAws;
+use crate::settings::{DEFAULT_PARAMETER, DestinationSource, RawSettings};
+
+/// Subscribes the log groups that already exist to the central logging destination, with the same
+/// plan as the auto-subscribe function, paced under CloudWatch Logs' API quotas.
+#[derive(Debug, Parser)]
+#[command(name = "backfill", version, max_term_width = 100)]
+pub struct Args {
+    /// SSM parameter holding the destination ARN.
+    #[arg(long, env = "DESTINATION_ARN_PARAMETER", default_value = DEFAULT_PARAMETER)]
+    pub destination_arn_parameter: String,
+    /// Use this destination ARN instead of reading the parameter.
+    #[arg(long)]
+    pub destination_arn: Option<String>,
+    /// Store --destination-arn into the parameter first (as seed 003's init script did).
+    #[arg(long, requires = "destination_arn")]
+    pub save_parameter: bool,
+    /// The name of the filter this tool owns [default: central-logging].
+    #[arg(long, env = "FILTER_NAME")]
+    pub filter_name: Option<String>,
+    /// CloudWatch Logs filter pattern [default: empty, every event].
+    #[arg(long, env = "FILTER_PATTERN", allow_hyphen_values = true)]
+    pub filter_pattern: Option<String>,
+    /// Role passed to PutSubscriptionFilter.
+    #[arg(long, env = "ROLE_ARN")]
+    pub role_arn: Option<String>,
+    /// ByLogStream or Random [default: AWS's, ByLogStream].
+    #[arg(long, env = "DISTRIBUTION")]
+    pub distribution: Option<String>,
+    /// What to do with other filters: replace, make-room or keep [default: replace].
+    #[arg(long, env = "EXISTING_FILTERS")]
+    pub existing_filters: Option<String>,
+    /// Glob over the whole log group name (repeatable or comma-separated) [default: *].
+    #[arg(long, env = "INCLUDE", value_delimiter = ',')]
+    pub include: Vec<String>,
+    /// Glob of names to leave alone (repeatable or comma-separated).
+    #[arg(long, env = "EXCLUDE", value_delimiter = ',')]
+    pub exclude: Vec<String>,
+    /// Make no write; report what would be done.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Requests per second for each subscription filter API. AWS allows 5 per account and Region;
+    /// pass less to leave headroom for other tools.
+    #[arg(long, default_value_t = FILTER_API_QUOTA)]
+    pub rate: f64,
+    /// text: progress bar and summary; json: one JSON summary as the last line of stdout.
+    #[arg(long, value_enum, default_value_t = Output::Text)]
+    pub output: Output,
+    /// AWS Region [default: the SDK's, e.g. AWS_REGION].
+    #[arg(long)]
+    pub region: Option<String>,
+    /// Named profile from the AWS config files [default: the SDK's, e.g. AWS_PROFILE].
+    #[arg(long)]
+    pub profile: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Output {
+    Text,
+    Json,
+}
+
+impl Args {
+    fn raw_settings(&self) -> RawSettings {
+        let blank_is_none = |v: &Option<String>| v.clone().filter(|s| !s.trim().is_empty());
+        let globs = |v: &[String]| {
+            v.iter()
+                .map(|g| g.trim().to_owned())
+                .filter(|g| !g.is_empty())
+                .collect()
+        };
+        RawSettings {
+            destination_arn_parameter: Some(self.destination_arn_parameter.clone()),
+            destination_arn: blank_is_none(&self.destination_arn),
+            filter_name: blank_is_none(&self.filter_name),
+            filter_pattern: self.filter_pattern.clone(),
+            role_arn: blank_is_none(&self.role_arn),
+            distribution: blank_is_none(&self.distribution),
+            existing_filters: blank_is_none(&self.existing_filters),
+            include: globs(&self.include),
+            exclude: globs(&self.exclude),
+        }
+    }
+}
+
+/// Runs the command; what `src/bin/backfill.rs` calls.
+pub async fn main() -> ExitCode {
+    let args = Args::parse();
+    let usage = |message: String| {
+        eprintln!("backfill: {message}");
+        ExitCode::from(2)
+    };
+    if !(args.rate.is_finite() && args.rate > 0.0) {
+        return usage(format!(
+            "--rate must be a positive number of requests per second, got {}",
+            args.rate
+        ));
+    }
+    let settings = match args.raw_settings().parse() {
+        Ok(s) => s,
+        Err(e) => return usage(e.to_string()),
+    };
+
+    let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest());
+    if let Some(region) = &args.region {
+        loader = loader.region(aws_config::Region::new(region.clone()));
+    }
+    if let Some(profile) = &args.profile {
+        loader = loader.profile_name(profile);
+    }
+    let config = loader.load().await;
+    let Some(region) = config.region().map(|r| r.to_string()) else {
+        return usage("no AWS Region: pass --region or set AWS_REGION".into());
+    };
+    let aws =
+        Arc::new(SdkAws::new(&config, RetryPolicy::BACKFILL).with_pacing(Pacing::new(args.rate)));
+
+    if let (true, DestinationSource::Arn(arn)) = (args.save_parameter, &settings.destination)
+        && let Err(e) = aws
+            .put_parameter(&args.destination_arn_parameter, arn.as_str())
+            .await
+    {
+        let name = &args.destination_arn_parameter;
+        return usage(format!(
+            "storing the destination in SSM parameter {name}: {e}"
+        ));
+    }
+    let destination = match Destination::new(settings.destination.clone(), Duration::ZERO)
+        .get(aws.as_ref(), &region)
+        .await
+    {
+        Ok(d) => d,
+        Err(e) => return usage(e.to_string()),
+    };
+    let job = Job {
+        desired: DesiredFilter::new(&settings, destination),
+        mode: settings.existing_filters,
+        selection: settings.selection.clone(),
+        dry_run: args.dry_run,
+        workers: 16,
+    };
+
+    let bar = progress_bar(args.output);
+    let on_progress = {
+        let bar = bar.clone();
+        move |p: Progress| match p {
+            Progress::Seen(n) => bar.set_length(n),
+            Progress::Done(_) => bar.inc(1),
+        }
+    };
+    let result = run(aws.clone(), job, on_progress).await;
+    bar.finish_and_clear();
+    let summary = match result {
+        Ok(summary) => summary,
+        Err(e) => {
+            eprintln!("backfill: listing the log groups failed: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    let throttled = aws.stats().throttled.load(Ordering::Relaxed);
+    match args.output {
+        Output::Json => match serde_json::to_string(&summary) {
+            Ok(line) => println!("{line}"),
+            Err(e) => eprintln!("backfill: {e}"),
+        },
+        Output::Text => print_text(&summary, args.dry_run, throttled),
+    }
+    if summary.failed > 0 {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    }
+}
+
+fn progress_bar(output: Output) -> ProgressBar {
+    if output != Output::Text || !std::io::stderr().is_terminal() {
+        return ProgressBar::hidden();
+    }
+    let bar = ProgressBar::with_draw_target(Some(0), ProgressDrawTarget::stderr());
+    let style =
+        ProgressStyle::with_template("{bar:40} {pos}/{len} log groups  {per_sec}  ETA {eta}")
+            .unwrap_or_else(|_| ProgressStyle::default_bar());
+    bar.set_style(style);
+    bar
+}
+
+fn print_text(summary: &Summary, dry_run: bool, throttled: u64) {
+    let note = if dry_run {
+        " (dry run: nothing was written; outcomes as if applied)"
+    } else {
+        ""
+    };
+    println!("{} log groups{note}", summary.total);
+    for (label, count) in [
+        (OutcomeLabel::Subscribed, summary.subscribed),
+        (OutcomeLabel::Unchanged, summary.unchanged),
+        (OutcomeLabel::Skipped, summary.skipped),
+        (OutcomeLabel::Failed, summary.failed),
+    ] {
+        println!("  {label:<11} {count}");
+    }
+    if throttled > 0 {
+        println!("  ({throttled} throttled answers were retried)");
+    }
+    for failure in &summary.failures {
+        println!("failed: {}: {}", failure.log_group_name, failure.error);
+    }
+}

@@ -1,0 +1,69 @@
+//! Pacing under CloudWatch Logs' per-account quotas: a token bucket per API, so a long run stays
+//! under the ceiling instead of bouncing off it. PutSubscriptionFilter, DeleteSubscriptionFilter and
+//! DescribeSubscriptionFilters allow 5 requests/s each (not adjustable), DescribeLogGroups 10/s.
+//! Every attempt takes a token, retries included.
+
+use std::num::NonZeroU32;
+use std::time::Duration;
+
+use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
+
+/// AWS's quota for each of the three subscription filter APIs, requests per second per account.
+pub const FILTER_API_QUOTA: f64 = 5.0;
+/// AWS's quota for DescribeLogGroups.
+pub const DESCRIBE_LOG_GROUPS_QUOTA: f64 = 10.0;
+
+/// The APIs that are paced.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Api {
+    DescribeSubscriptionFilters,
+    PutSubscriptionFilter,
+    DeleteSubscriptionFilter,
+    DescribeLogGroups,
+}
+
+/// One token bucket per API.
+#[derive(Debug)]
+pub struct Pacing {
+    describe_filters: DefaultDirectRateLimiter,
+    put: DefaultDirectRateLimiter,
+    delete: DefaultDirectRateLimiter,
+    describe_groups: DefaultDirectRateLimiter,
+}
+
+impl Pacing {
+    /// Each subscription filter API at `rate` requests/s; DescribeLogGroups at twice that, at most
+    /// its own quota. A `rate` below AWS's 5/s leaves headroom for other tools in the account.
+    pub fn new(rate: f64) -> Self {
+        Self {
+            describe_filters: bucket(rate),
+            put: bucket(rate),
+            delete: bucket(rate),
+            describe_groups: bucket((rate * 2.0).min(DESCRIBE_LOG_GROUPS_QUOTA.max(rate))),
+        }
+    }
+
+    /// Waits for a token for one request to `api`.
+    pub async fn wait(&self, api: Api) {
+        let bucket = match api {
+            Api::DescribeSubscriptionFilters => &self.describe_filters,
+            Api::PutSubscriptionFilter => &self.put,
+            Api::DeleteSubscriptionFilter => &self.delete,
+            Api::DescribeLogGroups => &self.describe_groups,
+        };
+        bucket.until_ready().await;
+    }
+}
+
+/// A bucket releasing one token every `1/rate` seconds, with no burst: AWS counts requests over
+/// short windows, and an even spacing keeps every window under the quota.
+fn bucket(rate: f64) -> DefaultDirectRateLimiter {
+    let rate = if rate.is_finite() && rate > 0.0 {
+        rate
+    } else {
+        FILTER_API_QUOTA
+    };
+    let period = Duration::from_secs_f64(1.0 / rate).max(Duration::from_nanos(1));
+    let quota = Quota::with_period(period).unwrap_or_else(|| Quota::per_second(NonZeroU32::MIN));
+    RateLimiter::direct(quota.allow_burst(NonZeroU32::MIN))
+}
