@@ -2,6 +2,7 @@
 //! [`auto_subscribe::function::Function`].
 
 use auto_subscribe::function::{Function, report_init_error, settings_from_env};
+use auto_subscribe::pacing::{FILTER_API_QUOTA, Pacing};
 use auto_subscribe::retry::RetryPolicy;
 use auto_subscribe::sdk::{SdkAws, load_config};
 use lambda_runtime::{Error, LambdaEvent, service_fn};
@@ -19,7 +20,11 @@ async fn main() -> Result<(), Error> {
         }
     };
     let config = load_config().await;
-    let function = Function::new(SdkAws::new(&config, RetryPolicy::FUNCTION), settings);
+    // The stack reserves one concurrent execution, so these buckets pace the function account-wide:
+    // a burst of new log groups queues up instead of tripping CloudWatch Logs' 5 requests/s quotas.
+    let aws =
+        SdkAws::new(&config, RetryPolicy::FUNCTION).with_pacing(Pacing::new(FILTER_API_QUOTA));
+    let function = Function::new(aws, settings);
     let function = &function;
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
         function

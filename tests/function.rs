@@ -363,3 +363,25 @@ async fn settings_reach_the_filter() {
         .invoke(&create_log_group_event(&sender.id, "/other/group"));
     assert_eq!(answer.ok()["reason"], "not matched by INCLUDE (/app/*)");
 }
+
+/// With one execution environment (the stack reserves one), the function's own pacing keeps a burst
+/// of new groups under CloudWatch Logs' quotas: no throttled answer at all.
+#[tokio::test]
+async fn a_burst_of_new_groups_stays_under_the_quotas() {
+    let (sender, _central) = sender_and_central().await;
+    let groups: Vec<String> = (0..12).map(|i| format!("/burst/{i:02}")).collect();
+    for group in &groups {
+        sender.create_group(group).await;
+    }
+    sender.set_behaviour(json!("aws"), json!({}));
+    let mut function = FunctionProcess::start(&sender, &[]);
+    for group in &groups {
+        let answer = function
+            .runtime
+            .invoke(&create_log_group_event(&sender.id, group));
+        assert_eq!(answer.ok()["outcome"], "subscribed", "{group}: {answer:?}");
+    }
+    let throttled = sender.calls()["throttled"].clone();
+    sender.clear_behaviour();
+    assert_eq!(throttled, json!({}), "no request was throttled");
+}
