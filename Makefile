@@ -1,18 +1,20 @@
 # The two commands a newcomer needs, plus the benchmark. Each installs what it needs first.
 PYTHON ?= python3
 
-.PHONY: demo test bench setup
+.PHONY: demo test bench setup template-setup
 
 ## Run the function locally against an embedded local AWS and show what it did.
 demo: setup
 	cargo build --quiet --bin auto-subscribe --example demo
 	target/debug/examples/demo
 
-## Every check CI runs: formatting, clippy with warnings as errors, unit, adapter and integration tests.
-test: setup
+## Every check CI runs: formatting, clippy with warnings as errors, unit, adapter and integration
+## tests, then the stacks: cfn-lint, sam validate --lint, the rule and IAM checks, and sam build.
+test: setup template-setup
 	cargo fmt --all -- --check
 	cargo clippy --all-targets -- -D warnings
 	cargo test --all-targets
+	SAM_CLI_TELEMETRY=0 $(PYTHON) -m pytest -q tests/template
 
 ## The benchmarks: the function (binary size, cold start, peak memory, API calls and time per
 ## event), then backfill on 1,000 groups under AWS's quotas beside seed 003's script.
@@ -21,6 +23,11 @@ bench: setup
 	cargo build --example bench
 	AUTO_SUBSCRIBE_BIN=target/release/auto-subscribe target/debug/examples/bench
 	$(PYTHON) bench/backfill_bench.py 1000
+
+## The template tools, and the arm64 target that sam build cross-compiles to.
+template-setup:
+	$(PYTHON) -m pip install --quiet --disable-pip-version-check -r tests/local_aws/requirements.txt -r tests/template/requirements.txt
+	rustup target list --installed | grep -q aarch64-unknown-linux-gnu || rustup target add aarch64-unknown-linux-gnu
 
 ## Python packages for the local AWS, and the Rust components the checks use.
 setup:

@@ -24,22 +24,11 @@ import boto3
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
+sys.path.insert(0, os.path.join(ROOT, "tests", "local_aws"))
+import local_aws  # noqa: E402  (the fixture, for its spawn helper)
+
 BACKFILL = os.environ.get("BACKFILL_BIN", os.path.join(ROOT, "target/release/backfill"))
 REGION = "us-east-1"
-
-
-def start_local_aws():
-    script = os.path.join(ROOT, "tests/local_aws/local_aws.py")
-    proc = subprocess.Popen(
-        [sys.executable, script, "--port", "0", "--exit-with-stdin"],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    line = proc.stdout.readline().strip()
-    if not line.startswith("Running on "):
-        raise SystemExit(f"local AWS did not start: {line!r}")
-    return proc, line[len("Running on "):]
 
 
 class Account:
@@ -145,7 +134,7 @@ def end_state(account, groups, destination):
 
 def main():
     groups = int(sys.argv[1]) if len(sys.argv) > 1 else 1000
-    proc, endpoint = start_local_aws()
+    proc, endpoint = local_aws.spawn()
     try:
         ours, seed = Account(endpoint), Account(endpoint)
         destination, other = central(endpoint, [ours.id, seed.id])

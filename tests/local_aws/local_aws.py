@@ -10,6 +10,7 @@ Added to moto's CloudWatch Logs (PRODUCT.md, "Local AWS for tests"):
 - `distribution` is stored and described; `logGroupClass` is stored on create and described;
 - a destination in another Region, a malformed destination ARN, or a group of a class other than
   STANDARD is an InvalidParameterException (moto answers HTTP 500 or accepts it).
+Added to moto's EventBridge: TestEventPattern, with moto's own rule matcher (moto only stubs it).
 
 Added around moto, as WSGI middleware:
 - the account is chosen by the access key: `LOCAL<12 digits>` acts as that account, so every test
@@ -209,6 +210,18 @@ def patch_moto():
 
     responses.LogsResponse.put_subscription_filter = response_put
 
+    # EventBridge's TestEventPattern is a stub in moto 5.2.1 (an empty answer); answer it with the
+    # matcher moto itself uses to deliver events to rules.
+    from moto.events import responses as events_responses
+    from moto.events.models import EventPattern
+
+    def test_event_pattern(self):
+        pattern = EventPattern.load(self._get_param("EventPattern"))
+        event = json.loads(self._get_param("Event"))
+        return json.dumps({"Result": pattern.matches_event(event)})
+
+    events_responses.EventsHandler.test_event_pattern = test_event_pattern
+
 
 def policy_allows(policy_text, account):
     """Whether a destination access policy lets `account` call logs:PutSubscriptionFilter."""
@@ -337,6 +350,24 @@ def middleware(app):
         return app(environ, start_response)
 
     return wrapped
+
+
+def spawn():
+    """Starts this server as a child process; returns (process, endpoint). For Python callers (the
+    template tests, the benchmark). Closing the process's stdin stops it."""
+    import subprocess
+
+    proc = subprocess.Popen(
+        [sys.executable, os.path.abspath(__file__), "--port", "0", "--exit-with-stdin"],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    line = proc.stdout.readline().strip()
+    if not line.startswith("Running on "):
+        proc.kill()
+        raise RuntimeError(f"local AWS did not start: {line!r}")
+    return proc, line[len("Running on "):]
 
 
 def main():

@@ -1,0 +1,274 @@
+"""Checks on the deployable stacks: template.yaml (the sender stack) and central-account.yaml.
+
+- cfn-lint finds nothing, on the raw templates and on template.yaml expanded by the SAM translator
+  (cfn-lint alone does not see inside SAM resources); `sam validate --lint` passes;
+- the EventBridge rule's pattern, read out of template.yaml, matches exactly the successful
+  CreateLogGroup events in events/ (evaluated by the local AWS's TestEventPattern);
+- the function's IAM is least privilege: no wildcard action, no write on "*", PassRole only on the
+  configured role and only when one is configured;
+- `sam build` produces an arm64 bootstrap (cargo-lambda with zig, no Docker).
+"""
+
+import copy
+import glob
+import json
+import os
+import subprocess
+import sys
+
+import boto3
+import pytest
+from samtranslator.translator.transform import transform
+from samtranslator.yaml_helper import yaml_parse
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+sys.path.insert(0, os.path.join(ROOT, "tests", "local_aws"))
+import local_aws  # noqa: E402
+
+SENDER = os.path.join(ROOT, "template.yaml")
+CENTRAL = os.path.join(ROOT, "central-account.yaml")
+AWS_ENV = {
+    **os.environ,
+    "AWS_REGION": "us-east-1",
+    "AWS_DEFAULT_REGION": "us-east-1",
+    "AWS_ACCESS_KEY_ID": "LOCAL111111111111",
+    "AWS_SECRET_ACCESS_KEY": "local-secret",
+    "SAM_CLI_TELEMETRY": "0",
+}
+
+
+# The SAM translator needs a Region to expand ARNs; nothing here talks to AWS.
+os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
+
+
+def load(path):
+    with open(path) as f:
+        return yaml_parse(f.read())
+
+
+class NoManagedPolicies:
+    """The translator asks for managed policy ARNs only for SAM policy names; we use none."""
+
+    def load(self):
+        return {}
+
+
+def expand(template):
+    """The SAM transform, as CloudFormation applies it after `sam package` (which puts the code in
+    S3: a placeholder URI stands in for it)."""
+    template = copy.deepcopy(template)
+    for resource in template["Resources"].values():
+        if resource["Type"] == "AWS::Serverless::Function":
+            resource["Properties"]["CodeUri"] = "s3://packaged-code/auto-subscribe.zip"
+    return transform(template, {}, NoManagedPolicies())
+
+
+@pytest.fixture(scope="module")
+def expanded(tmp_path_factory):
+    """template.yaml with the SAM transform expanded, as CloudFormation would see it."""
+    template = expand(load(SENDER))
+    path = tmp_path_factory.mktemp("expanded") / "template.json"
+    path.write_text(json.dumps(template, indent=1))
+    return template, str(path)
+
+
+@pytest.fixture(scope="module")
+def local_events():
+    proc, endpoint = local_aws.spawn()
+    yield boto3.client(
+        "events",
+        endpoint_url=endpoint,
+        region_name="us-east-1",
+        aws_access_key_id="LOCAL111111111111",
+        aws_secret_access_key="local-secret",
+    )
+    proc.stdin.close()
+    proc.wait(timeout=10)
+
+
+def cfn_lint(*paths):
+    result = subprocess.run(["cfn-lint", "--format", "parseable", *paths], capture_output=True, text=True)
+    assert result.returncode == 0 and not result.stdout.strip(), result.stdout + result.stderr
+
+
+def test_cfn_lint_raw_templates():
+    cfn_lint(SENDER, CENTRAL)
+
+
+def test_cfn_lint_expanded_sender_template(expanded):
+    cfn_lint(expanded[1])
+
+
+def test_cfn_lint_catches_a_wrong_architecture(tmp_path):
+    """The lint can fail: a broken copy of the template is reported."""
+    broken = load(SENDER)
+    broken["Parameters"]["Architecture"]["AllowedValues"] = ["arm", "x86_64"]
+    broken["Parameters"]["Architecture"]["Default"] = "arm"
+    template = expand(broken)
+    path = tmp_path / "broken.json"
+    path.write_text(json.dumps(template))
+    result = subprocess.run(["cfn-lint", str(path)], capture_output=True, text=True)
+    assert result.returncode != 0, result.stdout
+
+
+def test_sam_validate_lint():
+    result = subprocess.run(
+        ["sam", "validate", "--lint", "--template", SENDER], cwd=ROOT, capture_output=True, text=True, env=AWS_ENV
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def rule_pattern():
+    events = load(SENDER)["Resources"]["Function"]["Properties"]["Events"]
+    return events["CreateLogGroup"]["Properties"]["Pattern"]
+
+
+@pytest.mark.parametrize(
+    "fixture, matches",
+    [
+        ("create-log-group.json", True),
+        # A successful CreateLogGroup: the rule delivers it, the function skips the class.
+        ("create-log-group-infrequent-access.json", True),
+        ("create-log-group-failed.json", False),
+        ("put-retention-policy.json", False),
+    ],
+)
+def test_rule_pattern_against_each_fixture(local_events, fixture, matches):
+    with open(os.path.join(ROOT, "events", fixture)) as f:
+        event = json.load(f)
+    result = local_events.test_event_pattern(EventPattern=json.dumps(rule_pattern()), Event=json.dumps(event))
+    assert result["Result"] is matches
+
+
+def test_every_fixture_is_covered():
+    fixtures = {os.path.basename(p) for p in glob.glob(os.path.join(ROOT, "events", "*.json"))}
+    assert fixtures == {
+        "create-log-group.json",
+        "create-log-group-infrequent-access.json",
+        "create-log-group-failed.json",
+        "put-retention-policy.json",
+    }
+
+
+def test_a_failed_call_never_matches_whatever_its_code(local_events):
+    with open(os.path.join(ROOT, "events", "create-log-group.json")) as f:
+        event = json.load(f)
+    for code in ["AccessDenied", "ResourceAlreadyExistsException", "ThrottlingException"]:
+        failed = copy.deepcopy(event)
+        failed["detail"]["errorCode"] = code
+        result = local_events.test_event_pattern(EventPattern=json.dumps(rule_pattern()), Event=json.dumps(failed))
+        assert result["Result"] is False, code
+
+
+def statements(policy_document):
+    """Every statement, both branches of any Fn::If, with the condition that guards it."""
+    found = []
+
+    def walk(node, guard):
+        if isinstance(node, dict) and "Fn::If" in node:
+            condition, yes, no = node["Fn::If"]
+            walk(yes, guard + [condition])
+            walk(no, guard + [f"!{condition}"])
+        elif isinstance(node, list):
+            for item in node:
+                walk(item, guard)
+        elif isinstance(node, dict) and "Effect" in node:
+            found.append((node, guard))
+
+    walk(policy_document.get("Statement", []), [])
+    return found
+
+
+def as_list(value):
+    return value if isinstance(value, list) else [value]
+
+
+READ_ONLY = ("Describe", "Get", "List")
+
+
+def check_least_privilege(template):
+    """No wildcard action, no write on Resource "*", in any IAM role or policy of the template."""
+    for name, resource in template["Resources"].items():
+        properties = resource.get("Properties", {})
+        documents = [p["PolicyDocument"] for p in properties.get("Policies", [])]
+        if resource["Type"] in ("AWS::IAM::Policy", "AWS::IAM::ManagedPolicy"):
+            documents.append(properties["PolicyDocument"])
+        if resource["Type"] == "AWS::IAM::Role":
+            assert not properties.get("ManagedPolicyArns"), f"{name} attaches managed policies"
+        for document in documents:
+            for statement, _ in statements(document):
+                if statement["Effect"] != "Allow":
+                    continue
+                actions = as_list(statement["Action"])
+                assert not any("*" in a for a in actions), f"{name}: wildcard action in {actions}"
+                writes = [a for a in actions if not a.split(":")[1].startswith(READ_ONLY)]
+                if writes:
+                    assert "*" not in as_list(statement["Resource"]), f"{name}: {writes} on Resource *"
+
+
+def test_least_privilege_in_both_stacks(expanded):
+    check_least_privilege(expanded[0])
+    check_least_privilege(load(CENTRAL))
+
+
+def test_least_privilege_check_can_fail():
+    template = load(SENDER)
+    role = template["Resources"]["FunctionRole"]["Properties"]["Policies"][0]["PolicyDocument"]
+    role["Statement"].append({"Effect": "Allow", "Action": "logs:*", "Resource": "*"})
+    with pytest.raises(AssertionError):
+        check_least_privilege(template)
+
+
+def test_function_role_is_exactly_what_it_needs(expanded):
+    template = expanded[0]
+    function = next(r for r in template["Resources"].values() if r["Type"] == "AWS::Lambda::Function")
+    role_name = function["Properties"]["Role"]["Fn::GetAtt"][0]
+    role = template["Resources"][role_name]["Properties"]
+    granted = {}
+    for policy in role["Policies"]:
+        for statement, guard in statements(policy["PolicyDocument"]):
+            for action in as_list(statement["Action"]):
+                granted.setdefault(action, []).append((statement["Resource"], guard))
+    assert set(granted) == {
+        "logs:CreateLogStream",
+        "logs:PutLogEvents",
+        "logs:DescribeSubscriptionFilters",
+        "logs:PutSubscriptionFilter",
+        "logs:DeleteSubscriptionFilter",
+        "ssm:GetParameter",
+        "sqs:SendMessage",
+        "iam:PassRole",
+    }
+    this_accounts_groups = {"Fn::Sub": "arn:${AWS::Partition}:logs:${AWS::Region}:${AWS::AccountId}:log-group:*"}
+    for action in ("logs:DescribeSubscriptionFilters", "logs:DeleteSubscriptionFilter"):
+        assert granted[action] == [(this_accounts_groups, [])], action
+    put = granted["logs:PutSubscriptionFilter"]
+    assert (this_accounts_groups, []) in put and len(put) == 2
+    assert granted["logs:CreateLogStream"] == [({"Fn::GetAtt": ["FunctionLogGroup", "Arn"]}, [])]
+    assert granted["ssm:GetParameter"] == [
+        ({"Fn::Sub": "arn:${AWS::Partition}:ssm:${AWS::Region}:${AWS::AccountId}:parameter${DestinationArnParameter}"}, [])
+    ]
+    passed_role = {"Fn::If": ["GivenRole", {"Ref": "RoleArn"}, {"Fn::GetAtt": ["SenderRole", "Arn"]}]}
+    assert granted["iam:PassRole"] == [(passed_role, ["HasRole"])], "PassRole only when a role is configured"
+
+
+def test_rule_and_invoke_settings(expanded):
+    template = expanded[0]
+    types = [r["Type"] for r in template["Resources"].values()]
+    assert "AWS::Events::Rule" in types
+    function = next(r for r in template["Resources"].values() if r["Type"] == "AWS::Lambda::Function")
+    assert function["Properties"]["ReservedConcurrentExecutions"] == 1
+    assert function["Properties"]["LoggingConfig"]["LogFormat"] == "JSON"
+    invoke = next(r for r in template["Resources"].values() if r["Type"] == "AWS::Lambda::EventInvokeConfig")
+    assert invoke["Properties"]["MaximumRetryAttempts"] == 2
+    assert invoke["Properties"]["DestinationConfig"]["OnFailure"]["Destination"] == {"Fn::GetAtt": ["FailureQueue", "Arn"]}
+
+
+def test_sam_build_makes_an_arm64_bootstrap():
+    result = subprocess.run(["sam", "build"], cwd=ROOT, capture_output=True, text=True, env=AWS_ENV)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    bootstrap = os.path.join(ROOT, ".aws-sam", "build", "Function", "bootstrap")
+    with open(bootstrap, "rb") as f:
+        header = f.read(20)
+    assert header[:4] == b"\x7fELF"
+    assert int.from_bytes(header[18:20], "little") == 0xB7, "EM_AARCH64"
