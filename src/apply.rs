@@ -258,23 +258,11 @@ fn as_if_applied(plan: &FilterPlan) -> Outcome {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::fake::FakeAws;
-    use crate::names::{DestinationArn, FilterName};
+    use crate::fake::{DEST, FakeAws, desired};
     use crate::settings::ExistingFilters::{Keep, MakeRoom, Replace};
 
-    const DEST: &str = "arn:aws:logs:us-east-1:999999999999:destination:central";
     const OTHER: &str = "arn:aws:lambda:us-east-1:111111111111:function:shipper";
     const GROUP: &str = "/aws/lambda/orders";
-
-    fn desired() -> DesiredFilter {
-        DesiredFilter {
-            name: FilterName::parse("central-logging").expect("valid"),
-            destination: DestinationArn::parse(DEST).expect("valid"),
-            pattern: String::new(),
-            role: None,
-            distribution: None,
-        }
-    }
 
     fn foreign(name: &str, created: i64) -> SubscriptionFilter {
         SubscriptionFilter {

@@ -1,12 +1,26 @@
-//! An in-memory [`Aws`] for unit tests: log groups with a filter limit, SSM parameters, a log of
-//! the calls made, and errors to inject on the n-th call of a kind.
+//! Test support: an in-memory [`Aws`] (log groups with a filter limit, SSM parameters, a log of the
+//! calls made, and errors to inject on the n-th call of a kind), and the filter the tests want.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Mutex;
 
 use crate::aws::{ApiError, Aws, LogGroupInfo, LogGroupPage};
-use crate::names::LogGroupName;
-use crate::plan::SubscriptionFilter;
+use crate::names::{DestinationArn, FilterName, LogGroupName};
+use crate::plan::{DesiredFilter, SubscriptionFilter};
+
+/// The central destination the unit tests subscribe to.
+pub const DEST: &str = "arn:aws:logs:us-east-1:999999999999:destination:central";
+
+/// `central-logging` to [`DEST`], with the default settings.
+pub fn desired() -> DesiredFilter {
+    DesiredFilter {
+        name: FilterName::parse("central-logging").expect("valid"),
+        destination: DestinationArn::parse(DEST).expect("valid"),
+        pattern: String::new(),
+        role: None,
+        distribution: None,
+    }
+}
 
 #[derive(Debug, Default)]
 pub struct FakeAws {

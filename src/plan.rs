@@ -141,21 +141,11 @@ pub fn plan(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::fake::{DEST, desired};
     use crate::settings::ExistingFilters::{Keep, MakeRoom, Replace};
 
-    const DEST: &str = "arn:aws:logs:us-east-1:999999999999:destination:central";
     const OLD_DEST: &str = "arn:aws:logs:us-east-1:999999999999:destination:old";
     const OTHER: &str = "arn:aws:lambda:us-east-1:111111111111:function:shipper";
-
-    fn desired() -> DesiredFilter {
-        DesiredFilter {
-            name: FilterName::parse("central-logging").expect("valid"),
-            destination: DestinationArn::parse(DEST).expect("valid"),
-            pattern: String::new(),
-            role: None,
-            distribution: None,
-        }
-    }
 
     fn filter(name: &str, dest: &str, created: i64) -> SubscriptionFilter {
         SubscriptionFilter {

@@ -99,10 +99,11 @@ pub enum Setting {
 }
 
 impl Setting {
+    /// The environment variable; `--destination-arn` has none, so its flag stands in.
     pub fn env(self) -> &'static str {
         match self {
             Self::DestinationArnParameter => "DESTINATION_ARN_PARAMETER",
-            Self::DestinationArn => "DESTINATION_ARN",
+            Self::DestinationArn => "--destination-arn",
             Self::FilterName => "FILTER_NAME",
             Self::FilterPattern => "FILTER_PATTERN",
             Self::RoleArn => "ROLE_ARN",
@@ -110,6 +111,15 @@ impl Setting {
             Self::ExistingFilters => "EXISTING_FILTERS",
             Self::Include => "INCLUDE",
             Self::Exclude => "EXCLUDE",
+        }
+    }
+
+    /// How an error names the setting: `EXISTING_FILTERS (--existing-filters)`.
+    pub fn name(self) -> String {
+        if self.env() == self.flag() {
+            self.flag().to_owned()
+        } else {
+            format!("{} ({})", self.env(), self.flag())
         }
     }
 
@@ -130,7 +140,7 @@ impl Setting {
 
 /// A setting whose value cannot be used, and why.
 #[derive(Debug, Error)]
-#[error("{} (--{}): {message}", .setting.env(), .setting.flag().trim_start_matches('-'))]
+#[error("{}: {message}", .setting.name())]
 pub struct ConfigError {
     pub setting: Setting,
     pub message: String,

@@ -76,24 +76,19 @@ async fn mixed_account() -> (Account, Central) {
             sender.create_group(&format!("{state}{i:03}")).await;
         }
         let (dest, other) = (&central.destination_arn, &central.other_destination_arn);
-        sender
-            .put_filter(&format!("/mixed/ours/{i:03}"), "central-logging", dest)
-            .await;
-        sender
-            .put_filter(&format!("/mixed/stale/{i:03}"), "central-logging", other)
-            .await;
-        sender
-            .put_filter(&format!("/mixed/one-foreign/{i:03}"), "vendor-a", other)
-            .await;
-        sender
-            .put_filter(&format!("/mixed/two-foreign/{i:03}"), "vendor-a", other)
-            .await;
-        sender
-            .put_filter(&format!("/mixed/two-foreign/{i:03}"), "vendor-b", other)
-            .await;
-        sender
-            .put_filter(&format!("/mixed/duplicate/{i:03}"), "Destination", dest)
-            .await;
+        let filters = [
+            ("/mixed/ours/", "central-logging", dest),
+            ("/mixed/stale/", "central-logging", other),
+            ("/mixed/one-foreign/", "vendor-a", other),
+            ("/mixed/two-foreign/", "vendor-a", other),
+            ("/mixed/two-foreign/", "vendor-b", other),
+            ("/mixed/duplicate/", "Destination", dest),
+        ];
+        for (state, name, destination) in filters {
+            sender
+                .put_filter(&format!("{state}{i:03}"), name, destination)
+                .await;
+        }
     }
     (sender, central)
 }
