@@ -45,6 +45,13 @@ impl FakeAws {
         fake
     }
 
+    pub fn add_group(&self, name: &str, filters: Vec<SubscriptionFilter>) {
+        self.groups
+            .lock()
+            .expect("not poisoned")
+            .insert(name.into(), filters);
+    }
+
     pub fn with_parameter(self, name: &str, value: &str) -> Self {
         self.parameters
             .lock()

@@ -199,3 +199,108 @@ async fn handle<A: Aws>(aws: &A, job: &Job, group: &LogGroupInfo) -> Outcome {
     };
     subscriber.subscribe(aws, &name).await
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::fake::{FakeAws, desired};
+
+    fn job() -> Job {
+        Job {
+            desired: desired(),
+            mode: ExistingFilters::Replace,
+            selection: Selection::new(&[], &["/excluded/*".into()]).expect("valid"),
+            dry_run: false,
+            workers: 4,
+        }
+    }
+
+    async fn run_on(aws: FakeAws) -> (Result<Summary, ApiError>, Arc<FakeAws>) {
+        let aws = Arc::new(aws);
+        (run(aws.clone(), job(), |_| {}).await, aws)
+    }
+
+    #[tokio::test]
+    async fn every_group_once_with_a_summary() {
+        let aws = FakeAws::with_group("/a", vec![], 2);
+        aws.add_group("/b", vec![desired().to_filter()]);
+        aws.add_group("/excluded/c", vec![]);
+        let (summary, aws) = run_on(aws).await;
+        let summary = summary.expect("listed");
+        assert_eq!(
+            (
+                summary.total,
+                summary.subscribed,
+                summary.unchanged,
+                summary.skipped
+            ),
+            (3, 1, 1, 1)
+        );
+        let describes = aws.calls().iter().filter(|c| *c == "describe").count();
+        assert_eq!(describes, 2, "the excluded group is never described");
+    }
+
+    #[tokio::test]
+    async fn a_group_whose_retries_ran_out_gets_a_second_pass() {
+        let aws = FakeAws::with_group("/a", vec![], 2);
+        let exhausted = ApiError::RetriesExhausted {
+            attempts: 10,
+            last: "ThrottlingException".into(),
+        };
+        aws.fail_nth("put central-logging", 1, exhausted);
+        let (summary, aws) = run_on(aws).await;
+        let summary = summary.expect("listed");
+        assert_eq!((summary.subscribed, summary.failed), (1, 0), "{summary:?}");
+        assert_eq!(summary.total, 1, "counted once");
+        assert_eq!(aws.filter_names("/a"), vec!["central-logging"]);
+    }
+
+    #[tokio::test]
+    async fn a_lasting_failure_is_reported_not_retried_forever() {
+        let aws = FakeAws::with_group("/a", vec![], 2);
+        aws.fail_nth(
+            "put central-logging",
+            1,
+            ApiError::AccessDenied("no".into()),
+        );
+        let (summary, aws) = run_on(aws).await;
+        let summary = summary.expect("listed");
+        assert_eq!(summary.failed, 1);
+        assert_eq!(summary.failures[0].log_group_name, "/a");
+        assert_eq!(
+            aws.calls().iter().filter(|c| c.starts_with("put")).count(),
+            1
+        );
+    }
+
+    #[tokio::test]
+    async fn classes_other_than_standard_are_skipped_without_a_call() {
+        let aws = Arc::new(FakeAws::default());
+        let group = LogGroupInfo {
+            name: "/ia".into(),
+            class: Some("INFREQUENT_ACCESS".into()),
+            arn: None,
+        };
+        let outcome = handle(aws.as_ref(), &job(), &group).await;
+        assert_eq!(
+            outcome,
+            Outcome::skipped("log group class INFREQUENT_ACCESS cannot have subscription filters")
+        );
+        assert!(aws.calls().is_empty());
+    }
+
+    #[tokio::test]
+    async fn a_listing_failure_is_an_error() {
+        let aws = FakeAws::with_group("/a", vec![], 2);
+        aws.fail_nth(
+            "describe-log-groups",
+            1,
+            ApiError::AccessDenied("no".into()),
+        );
+        let (summary, _) = run_on(aws).await;
+        assert!(
+            matches!(summary, Err(ApiError::AccessDenied(_))),
+            "{summary:?}"
+        );
+    }
+}
