@@ -8,7 +8,7 @@ use serde::Serialize;
 
 use crate::aws::{ApiError, Aws};
 use crate::names::{AccountId, LogGroupName};
-use crate::plan::{DesiredFilter, FilterPlan, SubscriptionFilter, plan};
+use crate::plan::{DesiredFilter, FilterPlan, SubscriptionFilter, plan, removal};
 use crate::settings::ExistingFilters;
 
 /// What became of one log group.
@@ -18,6 +18,8 @@ pub enum Outcome {
     Subscribed { removed: Vec<String> },
     /// Ours already matched; `removed` lists duplicates taken off (usually none: then no write at all).
     Unchanged { removed: Vec<String> },
+    /// Ours was taken off (the stack is being removed, or the group is no longer selected).
+    Unsubscribed { removed: Vec<String> },
     /// Not ours to subscribe, or cannot be: the reason says which.
     Skipped { reason: String },
     /// Could not be done; the message says what to fix. `retryable` when the cause was transient
@@ -30,6 +32,7 @@ impl Outcome {
         match self {
             Self::Subscribed { .. } => OutcomeLabel::Subscribed,
             Self::Unchanged { .. } => OutcomeLabel::Unchanged,
+            Self::Unsubscribed { .. } => OutcomeLabel::Unsubscribed,
             Self::Skipped { .. } => OutcomeLabel::Skipped,
             Self::Failed { .. } => OutcomeLabel::Failed,
         }
@@ -37,7 +40,9 @@ impl Outcome {
 
     pub fn removed(&self) -> &[String] {
         match self {
-            Self::Subscribed { removed } | Self::Unchanged { removed } => removed,
+            Self::Subscribed { removed }
+            | Self::Unchanged { removed }
+            | Self::Unsubscribed { removed } => removed,
             _ => &[],
         }
     }
@@ -72,6 +77,7 @@ impl Outcome {
 pub enum OutcomeLabel {
     Subscribed,
     Unchanged,
+    Unsubscribed,
     Skipped,
     Failed,
 }
@@ -81,6 +87,7 @@ impl fmt::Display for OutcomeLabel {
         f.pad(match self {
             Self::Subscribed => "subscribed",
             Self::Unchanged => "unchanged",
+            Self::Unsubscribed => "unsubscribed",
             Self::Skipped => "skipped",
             Self::Failed => "failed",
         })
@@ -122,6 +129,30 @@ impl Subscriber<'_> {
             return as_if_applied(&plan);
         }
         self.execute(aws, group, &plan).await
+    }
+
+    /// Takes our filter (by name and destination) off one group, and nothing else. `Unchanged`
+    /// when the group holds nothing of ours.
+    pub async fn unsubscribe(&self, aws: &impl Aws, group: &LogGroupName) -> Outcome {
+        let existing = match aws.describe_subscription_filters(group).await {
+            Ok(filters) => filters,
+            Err(ApiError::NotFound(_)) => return Outcome::skipped(GONE),
+            Err(e) => {
+                return Outcome::failed(format!("describing its subscription filters: {e}"), &e);
+            }
+        };
+        let plan = removal(&existing, self.desired);
+        let removed: Vec<String> = plan.remove_after.iter().map(|f| f.name.clone()).collect();
+        if removed.is_empty() {
+            return Outcome::Unchanged { removed };
+        }
+        if self.dry_run {
+            return Outcome::Unsubscribed { removed };
+        }
+        match self.execute(aws, group, &plan).await {
+            Outcome::Unchanged { removed } => Outcome::Unsubscribed { removed },
+            other => other,
+        }
     }
 
     async fn execute(&self, aws: &impl Aws, group: &LogGroupName, plan: &FilterPlan) -> Outcome {
@@ -489,6 +520,40 @@ mod tests {
             ApiError::NotFound("destination does not exist".into()),
         );
         assert!(matches!(run(&aws, Replace).await, Outcome::Failed { .. }));
+    }
+
+    #[tokio::test]
+    async fn unsubscribe_takes_ours_off_and_nothing_else() {
+        let mut duplicate = foreign("Destination", 3);
+        duplicate.destination_arn = DEST.into();
+        let aws = FakeAws::with_group(GROUP, vec![desired().to_filter(), duplicate], 2);
+        let d = desired();
+        let subscriber = Subscriber {
+            desired: &d,
+            mode: Replace,
+            account: None,
+            dry_run: false,
+        };
+        let outcome = subscriber.unsubscribe(&aws, &group()).await;
+        assert_eq!(
+            outcome,
+            Outcome::Unsubscribed {
+                removed: vec!["central-logging".into()]
+            }
+        );
+        assert_eq!(aws.filter_names(GROUP), vec!["Destination"]);
+        // Nothing of ours left: no write at all.
+        assert_eq!(
+            subscriber.unsubscribe(&aws, &group()).await,
+            Outcome::Unchanged { removed: vec![] }
+        );
+        assert_eq!(
+            aws.calls()
+                .iter()
+                .filter(|c| c.starts_with("delete"))
+                .count(),
+            1
+        );
     }
 
     #[tokio::test]

@@ -1,5 +1,6 @@
-//! Test support: an in-memory [`Aws`] (log groups with a filter limit, SSM parameters, a log of the
-//! calls made, and errors to inject on the n-th call of a kind), and the filter the tests want.
+//! Test support: an in-memory [`Aws`] (log groups with a filter limit, listed two per page, SSM
+//! parameters, a log of the calls made, and errors to inject on the n-th call of a kind), and the
+//! filter the tests want.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Mutex;
@@ -174,22 +175,30 @@ impl Aws for FakeAws {
     async fn describe_log_groups(
         &self,
         prefix: Option<&str>,
-        _next_token: Option<String>,
+        next_token: Option<String>,
     ) -> Result<LogGroupPage, ApiError> {
+        const PAGE: usize = 2;
         self.record("describe-log-groups".into())?;
+        let start: usize = next_token.and_then(|t| t.parse().ok()).unwrap_or(0);
         let groups = self.groups.lock().expect("not poisoned");
-        let groups = groups
+        let matching: Vec<&String> = groups
             .keys()
             .filter(|name| prefix.is_none_or(|p| name.starts_with(p)))
+            .collect();
+        let page = matching
+            .iter()
+            .skip(start)
+            .take(PAGE)
             .map(|name| LogGroupInfo {
-                name: name.clone(),
+                name: (*name).clone(),
                 class: None,
                 arn: None,
             })
             .collect();
+        let next_token = (start + PAGE < matching.len()).then(|| (start + PAGE).to_string());
         Ok(LogGroupPage {
-            groups,
-            next_token: None,
+            groups: page,
+            next_token,
         })
     }
 }

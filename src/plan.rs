@@ -138,6 +138,18 @@ pub fn plan(
     }
 }
 
+/// The writes that take this tool's filter off a group (stack removal, or a group no longer
+/// selected): ours, matched by name *and* destination, and nothing else.
+pub fn removal(existing: &[SubscriptionFilter], desired: &DesiredFilter) -> FilterPlan {
+    let ours = |f: &&SubscriptionFilter| {
+        f.name == desired.name.as_str() && f.destination_arn == desired.destination.as_str()
+    };
+    FilterPlan {
+        remove_after: existing.iter().filter(ours).cloned().collect(),
+        ..FilterPlan::default()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -437,6 +449,25 @@ mod tests {
         assert_eq!(f.distribution.as_deref(), Some("Random"));
         assert!(d.matches(&f), "a filter put from the settings matches them");
         assert!(!desired().matches(&f));
+    }
+
+    #[test]
+    fn removal_takes_ours_and_only_ours() {
+        let same_name_elsewhere = filter("central-logging", OTHER, 2);
+        let duplicate = filter("Destination", DEST, 3);
+        let foreign = filter("shipper", OTHER, 4);
+        let cases = [
+            (vec![ours(), foreign.clone()], vec!["central-logging"]),
+            (vec![ours(), duplicate.clone()], vec!["central-logging"]),
+            (vec![same_name_elsewhere, foreign], vec![]),
+            (vec![duplicate], vec![]),
+            (vec![], vec![]),
+        ];
+        for (existing, removed) in cases {
+            let p = removal(&existing, &desired());
+            assert_eq!(names(&p.remove_after), removed, "{existing:?}");
+            assert!(p.put.is_none() && p.evict_when_full.is_empty());
+        }
     }
 
     #[test]

@@ -11,7 +11,7 @@ use std::time::Duration;
 use clap::{Parser, ValueEnum};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
-use super::{Job, Progress, Summary, run};
+use super::{Goal, Job, Progress, Summary, run};
 use crate::apply::OutcomeLabel;
 use crate::aws::Aws;
 use crate::destination::Destination;
@@ -156,8 +156,11 @@ pub async fn main() -> ExitCode {
         desired: DesiredFilter::new(&settings, destination),
         mode: settings.existing_filters,
         selection: settings.selection.clone(),
+        goal: Goal::Subscribe,
         dry_run: args.dry_run,
         workers: 16,
+        deadline: None,
+        start_token: None,
     };
 
     let bar = progress_bar(args.output);

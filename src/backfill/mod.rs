@@ -10,6 +10,7 @@
 pub mod cli;
 
 use std::sync::Arc;
+use std::time::Instant;
 
 use serde::Serialize;
 use tokio::sync::{Mutex, mpsc};
@@ -28,10 +29,28 @@ pub struct Job {
     pub desired: DesiredFilter,
     pub mode: ExistingFilters,
     pub selection: Selection,
+    pub goal: Goal,
     pub dry_run: bool,
     /// Groups in flight at once. The token buckets set the pace; enough workers keep every bucket
     /// busy while others wait on AWS's answers.
     pub workers: usize,
+    /// No new page of log groups is listed after this instant; the groups already listed are
+    /// finished and [`Summary::next_token`] says where to continue. For a run that must fit in a
+    /// Lambda invocation: set it early enough to finish what is queued.
+    pub deadline: Option<Instant>,
+    /// Continue a sweep from this DescribeLogGroups token.
+    pub start_token: Option<String>,
+}
+
+/// What the run does to each group.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Goal {
+    /// Subscribe the selected groups (`backfill`).
+    Subscribe,
+    /// Subscribe the selected groups, and take our filter off groups no longer selected.
+    SubscribeAndRemoveUnselected,
+    /// Take our filter off every group, and nothing else (the stack is being removed).
+    Remove,
 }
 
 /// The run's result, as `--output json` prints it.
@@ -43,6 +62,16 @@ pub struct Summary {
     pub skipped: u64,
     pub failed: u64,
     pub failures: Vec<Failure>,
+    /// Groups whose filter of ours was taken off (never in a plain backfill).
+    #[serde(skip_serializing_if = "is_zero")]
+    pub unsubscribed: u64,
+    /// Where a run cut short by its deadline should continue.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub next_token: Option<String>,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -58,6 +87,7 @@ impl Summary {
         match outcome {
             Outcome::Subscribed { .. } => self.subscribed += 1,
             Outcome::Unchanged { .. } => self.unchanged += 1,
+            Outcome::Unsubscribed { .. } => self.unsubscribed += 1,
             Outcome::Skipped { .. } => self.skipped += 1,
             Outcome::Failed { error, .. } => {
                 self.failed += 1;
@@ -91,9 +121,18 @@ where
     let (done_tx, mut done_rx) = mpsc::channel::<(LogGroupInfo, Outcome)>(job.workers.max(1) * 4);
     let queue_rx = Arc::new(Mutex::new(queue_rx));
 
+    // The prefix narrows the listing only when groups outside the selection need no visit.
+    let prefix = match job.goal {
+        Goal::Subscribe => job.selection.literal_prefix(),
+        Goal::SubscribeAndRemoveUnselected | Goal::Remove => None,
+    };
     let lister = tokio::spawn(list(
         aws.clone(),
-        job.selection.literal_prefix(),
+        Listing {
+            prefix,
+            start_token: job.start_token.clone(),
+            deadline: job.deadline,
+        },
         queue_tx,
         progress.clone(),
     ));
@@ -140,34 +179,47 @@ where
         progress(Progress::Done(outcome.label()));
         summary.record(&group.name, &outcome);
     }
-    listed?;
+    summary.next_token = listed?;
     Ok(summary)
 }
 
-/// Pages DescribeLogGroups to the end, feeding the queue; the queue's bound is what keeps memory
-/// flat in the number of groups.
+/// Where the listing starts, what it is narrowed to, and when it stops taking new pages.
+struct Listing {
+    prefix: Option<String>,
+    start_token: Option<String>,
+    deadline: Option<Instant>,
+}
+
+/// Pages DescribeLogGroups to the end, or until the deadline, feeding the queue; the queue's bound
+/// is what keeps memory flat in the number of groups. Returns the token to continue from when
+/// the deadline stopped it.
 async fn list<A: Aws, P: Fn(Progress)>(
     aws: Arc<A>,
-    prefix: Option<String>,
+    listing: Listing,
     queue: mpsc::Sender<LogGroupInfo>,
     progress: Arc<P>,
-) -> Result<(), ApiError> {
-    let mut next_token = None;
+) -> Result<Option<String>, ApiError> {
+    let mut next_token = listing.start_token;
     let mut seen = 0;
     loop {
         let page = aws
-            .describe_log_groups(prefix.as_deref(), next_token)
+            .describe_log_groups(listing.prefix.as_deref(), next_token)
             .await?;
         seen += page.groups.len() as u64;
         progress(Progress::Seen(seen));
         for group in page.groups {
             if queue.send(group).await.is_err() {
-                return Ok(());
+                return Ok(None);
             }
         }
         match page.next_token {
-            Some(token) if !token.is_empty() => next_token = Some(token),
-            _ => return Ok(()),
+            Some(token) if !token.is_empty() => {
+                if listing.deadline.is_some_and(|d| Instant::now() >= d) {
+                    return Ok(Some(token));
+                }
+                next_token = Some(token);
+            }
+            _ => return Ok(None),
         }
     }
 }
@@ -183,9 +235,6 @@ async fn handle<A: Aws>(aws: &A, job: &Job, group: &LogGroupInfo) -> Outcome {
             "log group class {class} cannot have subscription filters"
         ));
     }
-    if let Err(reason) = job.selection.check(&name) {
-        return Outcome::skipped(reason);
-    }
     let account = group
         .arn
         .as_deref()
@@ -197,7 +246,17 @@ async fn handle<A: Aws>(aws: &A, job: &Job, group: &LogGroupInfo) -> Outcome {
         account: account.as_ref(),
         dry_run: job.dry_run,
     };
-    subscriber.subscribe(aws, &name).await
+    match (job.goal, job.selection.check(&name)) {
+        (Goal::Remove, _) => subscriber.unsubscribe(aws, &name).await,
+        (_, Ok(())) => subscriber.subscribe(aws, &name).await,
+        (Goal::SubscribeAndRemoveUnselected, Err(reason)) => {
+            match subscriber.unsubscribe(aws, &name).await {
+                Outcome::Unchanged { .. } => Outcome::Skipped { reason },
+                outcome => outcome,
+            }
+        }
+        (Goal::Subscribe, Err(reason)) => Outcome::Skipped { reason },
+    }
 }
 
 #[cfg(test)]
@@ -210,14 +269,116 @@ mod tests {
             desired: desired(),
             mode: ExistingFilters::Replace,
             selection: Selection::new(&[], &["/excluded/*".into()]).expect("valid"),
+            goal: Goal::Subscribe,
             dry_run: false,
             workers: 4,
+            deadline: None,
+            start_token: None,
         }
     }
 
     async fn run_on(aws: FakeAws) -> (Result<Summary, ApiError>, Arc<FakeAws>) {
         let aws = Arc::new(aws);
         (run(aws.clone(), job(), |_| {}).await, aws)
+    }
+
+    fn foreign(name: &str) -> crate::plan::SubscriptionFilter {
+        crate::plan::SubscriptionFilter {
+            destination_arn: "arn:aws:lambda:us-east-1:111111111111:function:shipper".into(),
+            name: name.into(),
+            ..desired().to_filter()
+        }
+    }
+
+    #[tokio::test]
+    async fn a_sweep_cut_by_its_deadline_continues_and_visits_each_group_once() {
+        let aws = Arc::new(FakeAws::with_group("/g00", vec![], 2));
+        for i in 1..9 {
+            aws.add_group(&format!("/g{i:02}"), vec![]);
+        }
+        // A deadline already past: each run lists one page (the fake's pages hold 2) and stops.
+        let mut token = None;
+        let mut runs = 0;
+        let mut total = 0;
+        loop {
+            let job = Job {
+                deadline: Some(Instant::now()),
+                start_token: token,
+                ..job()
+            };
+            let summary = run(aws.clone(), job, |_| {}).await.expect("listed");
+            total += summary.total;
+            runs += 1;
+            token = summary.next_token;
+            if token.is_none() {
+                break;
+            }
+        }
+        assert_eq!((runs, total), (5, 9), "9 groups in pages of 2");
+        assert_eq!(
+            aws.calls().iter().filter(|c| *c == "describe").count(),
+            9,
+            "each group visited once"
+        );
+        for i in 0..9 {
+            assert_eq!(
+                aws.filter_names(&format!("/g{i:02}")),
+                vec!["central-logging"]
+            );
+        }
+    }
+
+    #[tokio::test]
+    async fn removal_takes_ours_off_every_group_and_nothing_else() {
+        let aws = Arc::new(FakeAws::with_group(
+            "/a",
+            vec![desired().to_filter(), foreign("shipper")],
+            2,
+        ));
+        aws.add_group("/excluded/b", vec![desired().to_filter()]);
+        aws.add_group("/c", vec![foreign("shipper")]);
+        let job = Job {
+            goal: Goal::Remove,
+            ..job()
+        };
+        let summary = run(aws.clone(), job, |_| {}).await.expect("listed");
+        assert_eq!(
+            (summary.unsubscribed, summary.unchanged),
+            (2, 1),
+            "{summary:?}"
+        );
+        assert_eq!(aws.filter_names("/a"), vec!["shipper"]);
+        assert!(
+            aws.filter_names("/excluded/b").is_empty(),
+            "removal ignores the selection"
+        );
+        assert_eq!(aws.filter_names("/c"), vec!["shipper"]);
+    }
+
+    #[tokio::test]
+    async fn a_narrowed_selection_takes_ours_off_groups_no_longer_selected() {
+        let aws = Arc::new(FakeAws::with_group("/a", vec![], 2));
+        aws.add_group(
+            "/excluded/b",
+            vec![desired().to_filter(), foreign("shipper")],
+        );
+        aws.add_group("/excluded/c", vec![foreign("shipper")]);
+        let narrowed = Job {
+            goal: Goal::SubscribeAndRemoveUnselected,
+            ..job()
+        };
+        let summary = run(aws.clone(), narrowed, |_| {}).await.expect("listed");
+        assert_eq!(
+            (summary.subscribed, summary.unsubscribed, summary.skipped),
+            (1, 1, 1),
+            "{summary:?}"
+        );
+        assert_eq!(aws.filter_names("/excluded/b"), vec!["shipper"]);
+        assert_eq!(aws.filter_names("/excluded/c"), vec!["shipper"]);
+        // A plain backfill leaves unselected groups alone.
+        aws.add_group("/excluded/d", vec![desired().to_filter()]);
+        run(aws.clone(), job(), |_| {}).await.expect("listed");
+        assert_eq!(aws.filter_names("/excluded/d"), vec!["central-logging"]);
     }
 
     #[tokio::test]
