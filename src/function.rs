@@ -1,6 +1,9 @@
 //! The Lambda function's handler: one event in, one decision out. `main.rs` only wires it to the
 //! runtime; everything it decides is here, over [`Aws`], so tests call it with a fake too.
 
+use std::sync::atomic::Ordering;
+use std::time::{SystemTime, UNIX_EPOCH};
+
 use serde::Serialize;
 use serde_json::Value;
 use thiserror::Error;
@@ -10,7 +13,9 @@ use crate::apply::{Outcome, OutcomeLabel, Subscriber};
 use crate::aws::Aws;
 use crate::destination::{CACHE_TTL, Destination, DestinationError};
 use crate::event::{FunctionIdentity, read_create_log_group};
+use crate::metrics::Counts;
 use crate::plan::DesiredFilter;
+use crate::sdk::SdkAws;
 use crate::settings::{ConfigError, RawSettings, Settings};
 
 /// What the function answers for an event it handled (skips included).
@@ -156,6 +161,31 @@ impl<A: Aws> Function<A> {
                 })
             }
         }
+    }
+}
+
+impl Function<SdkAws> {
+    /// Handles one invocation, then prints its outcome as an EMF metrics line (see
+    /// [`crate::metrics`]): counted by CloudWatch Logs, at no API cost.
+    pub async fn invoke(
+        &self,
+        event: &Value,
+        invoked_function_arn: &str,
+    ) -> Result<Response, FunctionError> {
+        let throttled = || self.aws.stats().throttled.load(Ordering::Relaxed);
+        let before = throttled();
+        let result = self.handle(event, invoked_function_arn).await;
+        let mut counts = Counts {
+            throttled_retries: throttled().saturating_sub(before),
+            ..Counts::default()
+        };
+        counts.add(result.as_ref().map_or(OutcomeLabel::Failed, |r| r.outcome));
+        let function_name = std::env::var("AWS_LAMBDA_FUNCTION_NAME").unwrap_or_default();
+        let now = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap_or_default();
+        println!("{}", counts.emf(&function_name, now.as_millis()));
+        result
     }
 }
 

@@ -8,7 +8,8 @@
 //! - [`aws`]: the narrow trait over the AWS calls; [`sdk`] implements it with the AWS SDK and
 //!   [`retry`]'s backoff;
 //! - [`apply`]: one group subscribed through that trait, never leaving it with less than it had;
-//! - [`event`], [`destination`], [`function`]: what the Lambda function adds around [`apply`];
+//! - [`event`], [`destination`], [`function`], [`metrics`]: what the Lambda function adds around
+//!   [`apply`];
 //! - [`pacing`], [`backfill`]: token buckets per API, and the run over every existing group.
 
 pub mod apply;
@@ -19,6 +20,7 @@ pub mod event;
 #[cfg(test)]
 mod fake;
 pub mod function;
+pub mod metrics;
 pub mod names;
 pub mod pacing;
 pub mod plan;

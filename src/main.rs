@@ -28,7 +28,7 @@ async fn main() -> Result<(), Error> {
     let function = &function;
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
         function
-            .handle(&event.payload, &event.context.invoked_function_arn)
+            .invoke(&event.payload, &event.context.invoked_function_arn)
             .await
     }))
     .await

@@ -302,6 +302,17 @@ async fn broken_configuration_is_an_error_and_leaves_the_group_alone() {
             vec![("shipper".to_owned(), foreign.clone())],
             "{case}"
         );
+        let logs = function.stop();
+        let failed = logs
+            .lines()
+            .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+            .find(|l| l.get("_aws").is_some())
+            .map(|m| m["Failed"].clone());
+        assert_eq!(
+            failed,
+            Some(json!(1)),
+            "{case}: an EMF line counts the failure:\n{logs}"
+        );
     }
 }
 

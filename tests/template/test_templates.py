@@ -259,6 +259,9 @@ def test_rule_and_invoke_settings(expanded):
     function = next(r for r in template["Resources"].values() if r["Type"] == "AWS::Lambda::Function")
     assert function["Properties"]["ReservedConcurrentExecutions"] == 1
     assert function["Properties"]["LoggingConfig"]["LogFormat"] == "JSON"
+    alarms = [r["Properties"] for r in template["Resources"].values() if r["Type"] == "AWS::CloudWatch::Alarm"]
+    assert any(a["Namespace"] == "AutoSubscribe" and a["MetricName"] == "Failed" for a in alarms), "alarm on failed > 0"
+    assert any(a["Namespace"] == "AWS/SQS" for a in alarms), "alarm on the failure queue"
     invoke = next(r for r in template["Resources"].values() if r["Type"] == "AWS::Lambda::EventInvokeConfig")
     assert invoke["Properties"]["MaximumRetryAttempts"] == 2
     assert invoke["Properties"]["DestinationConfig"]["OnFailure"]["Destination"] == {"Fn::GetAtt": ["FailureQueue", "Arn"]}
