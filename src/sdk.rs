@@ -25,8 +25,6 @@ use crate::retry::RetryPolicy;
 /// Counters of what the adapter did, for logs, metrics and benchmarks.
 #[derive(Debug, Default)]
 pub struct CallStats {
-    /// Requests sent, retries included.
-    pub calls: AtomicU64,
     /// Answers that were throttling (`ThrottlingException`).
     pub throttled: AtomicU64,
     /// Retries of any transient error.
@@ -109,7 +107,6 @@ impl SdkAws {
             if let (Some(pacing), Some(api)) = (&self.pacing, api) {
                 pacing.wait(api).await;
             }
-            self.stats.calls.fetch_add(1, Ordering::Relaxed);
             let error = match call().await {
                 Ok(value) => return Ok(value),
                 Err(e) => e,
