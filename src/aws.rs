@@ -79,6 +79,14 @@ pub trait Aws: Send + Sync {
         value: &str,
     ) -> impl Future<Output = Result<(), ApiError>> + Send;
 
+    /// Invokes a Lambda function asynchronously (InvocationType `Event`): how a sweep that does not
+    /// fit in one invocation hands its continuation to the next.
+    fn invoke_async(
+        &self,
+        function_arn: &str,
+        payload: &serde_json::Value,
+    ) -> impl Future<Output = Result<(), ApiError>> + Send;
+
     /// One page of DescribeLogGroups, optionally narrowed to names starting with `prefix`.
     fn describe_log_groups(
         &self,

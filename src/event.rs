@@ -3,7 +3,7 @@
 //! reason to skip, never an error (a typed event that failed to deserialize would make Lambda retry
 //! a payload that can never succeed).
 
-use serde_json::Value;
+use serde_json::{Value, json};
 
 use crate::names::{AccountId, LogGroupName};
 
@@ -35,6 +35,40 @@ impl FunctionIdentity {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CreatedLogGroup {
     pub name: LogGroupName,
+}
+
+/// A request to sweep the account: the stack's schedule, or a sweep continuing where the previous
+/// invocation stopped.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SweepRequest {
+    /// The DescribeLogGroups token to continue from; `None` starts a sweep.
+    pub next_token: Option<String>,
+}
+
+/// The key of a continuation payload: `{"autoSubscribeSweep": {"nextToken": "..."}}`.
+pub const CONTINUATION_KEY: &str = "autoSubscribeSweep";
+
+impl SweepRequest {
+    /// The payload that hands a sweep on to the next invocation.
+    pub fn continuation(next_token: &str) -> Value {
+        json!({ CONTINUATION_KEY: { "nextToken": next_token } })
+    }
+}
+
+/// A scheduled event (`"source": "aws.events"`, `"detail-type": "Scheduled Event"`) starts a sweep;
+/// a continuation payload continues one. Anything else is not a sweep request.
+pub fn read_sweep(event: &Value) -> Option<SweepRequest> {
+    let envelope = event.as_object()?;
+    let text = |key: &str| envelope.get(key).and_then(Value::as_str);
+    if text("source") == Some("aws.events") && text("detail-type") == Some("Scheduled Event") {
+        return Some(SweepRequest { next_token: None });
+    }
+    let sweep = envelope.get(CONTINUATION_KEY)?.as_object()?;
+    let next_token = sweep
+        .get("nextToken")
+        .and_then(Value::as_str)
+        .map(str::to_owned);
+    Some(SweepRequest { next_token })
 }
 
 /// Reads an EventBridge "AWS API Call via CloudTrail" event. `Ok` for a successful `CreateLogGroup`
@@ -300,6 +334,30 @@ mod tests {
             json!("STANDARD"),
         );
         assert!(read_create_log_group(&standard, &identity()).is_ok());
+    }
+
+    #[test]
+    fn sweep_requests() {
+        let scheduled = json!({"version": "0", "source": "aws.events", "detail-type": "Scheduled Event", "detail": {}});
+        assert_eq!(
+            read_sweep(&scheduled),
+            Some(SweepRequest { next_token: None })
+        );
+        let continued = SweepRequest::continuation("token-2");
+        assert_eq!(
+            read_sweep(&continued),
+            Some(SweepRequest {
+                next_token: Some("token-2".into())
+            })
+        );
+        for other in [
+            event(),
+            Value::Null,
+            json!({"source": "aws.events"}),
+            json!({CONTINUATION_KEY: 3}),
+        ] {
+            assert_eq!(read_sweep(&other), None, "{other}");
+        }
     }
 
     #[test]

@@ -163,6 +163,14 @@ impl Aws for FakeAws {
             .ok_or_else(|| ApiError::ParameterNotFound(name.into()))
     }
 
+    async fn invoke_async(
+        &self,
+        function_arn: &str,
+        payload: &serde_json::Value,
+    ) -> Result<(), ApiError> {
+        self.record(format!("invoke {function_arn} {payload}"))
+    }
+
     async fn put_parameter(&self, name: &str, value: &str) -> Result<(), ApiError> {
         self.record(format!("put-parameter {name}"))?;
         self.parameters

@@ -1,8 +1,9 @@
 //! The Lambda function's handler: one event in, one decision out. `main.rs` only wires it to the
 //! runtime; everything it decides is here, over [`Aws`], so tests call it with a fake too.
 
+use std::sync::Arc;
 use std::sync::atomic::Ordering;
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use serde::Serialize;
 use serde_json::Value;
@@ -11,8 +12,9 @@ use tracing::{info, warn};
 
 use crate::apply::{Outcome, OutcomeLabel, Subscriber};
 use crate::aws::Aws;
+use crate::backfill::{self, Goal, Job, Summary};
 use crate::destination::{CACHE_TTL, Destination, DestinationError};
-use crate::event::{FunctionIdentity, read_create_log_group};
+use crate::event::{FunctionIdentity, SweepRequest, read_create_log_group, read_sweep};
 use crate::metrics::Counts;
 use crate::plan::DesiredFilter;
 use crate::sdk::SdkAws;
@@ -31,6 +33,53 @@ pub struct Response {
     pub removed_filters: Vec<String>,
 }
 
+/// What the function answers: one log group's outcome, or one slice of a sweep.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(untagged)]
+pub enum Answer {
+    Group(Response),
+    Sweep(SweepResponse),
+}
+
+impl Answer {
+    /// The answer's outcomes, for the metrics line.
+    pub fn counts(&self) -> Counts {
+        let mut counts = Counts::default();
+        match self {
+            Answer::Group(response) => counts.add(response.outcome),
+            Answer::Sweep(SweepResponse { sweep }) => {
+                counts.subscribed = sweep.subscribed;
+                counts.unchanged = sweep.unchanged;
+                counts.unsubscribed = sweep.unsubscribed;
+                counts.skipped = sweep.skipped;
+                counts.failed = sweep.failed;
+            }
+        }
+        counts
+    }
+
+    /// The log group's outcome, when this answers a CreateLogGroup event.
+    pub fn group(&self) -> Option<&Response> {
+        match self {
+            Answer::Group(response) => Some(response),
+            Answer::Sweep(_) => None,
+        }
+    }
+}
+
+/// One invocation's share of a sweep; `sweep.nextToken` is set when the next invocation continues.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SweepResponse {
+    pub sweep: Summary,
+}
+
+/// A sweep invocation stops listing new groups this long before the runtime's deadline, to
+/// finish the groups already listed (at most a page and the queue: well under a minute at 5/s).
+pub const SWEEP_RESERVE: Duration = Duration::from_secs(60);
+/// And lists for at most this long, so CreateLogGroup events queued behind a sweep (the stack runs
+/// one execution environment) wait minutes, not the whole sweep.
+pub const SWEEP_SLICE: Duration = Duration::from_secs(120);
+
 /// The function could not do what it should: Lambda retries the event, then keeps it on the stack's
 /// failure destination. Each message says what to fix.
 #[derive(Debug, Error)]
@@ -41,6 +90,8 @@ pub enum FunctionError {
     Destination(#[from] DestinationError),
     #[error("log group {group}: {message}")]
     Failed { group: String, message: String },
+    #[error("sweep: {0}")]
+    Sweep(String),
 }
 
 impl From<FunctionError> for lambda_runtime::Diagnostic {
@@ -49,6 +100,7 @@ impl From<FunctionError> for lambda_runtime::Diagnostic {
             FunctionError::Identity(_) => "InvalidInvocation",
             FunctionError::Destination(_) => "DestinationUnusable",
             FunctionError::Failed { .. } => "SubscribeFailed",
+            FunctionError::Sweep(_) => "SweepFailed",
         };
         Self {
             error_type: error_type.into(),
@@ -77,16 +129,16 @@ pub fn settings_from_env() -> Result<Settings, ConfigError> {
 /// The handler with what it keeps between invocations: clients, settings, the cached destination.
 #[derive(Debug)]
 pub struct Function<A> {
-    aws: A,
+    aws: Arc<A>,
     settings: Settings,
     destination: Destination,
 }
 
-impl<A: Aws> Function<A> {
+impl<A: Aws + 'static> Function<A> {
     pub fn new(aws: A, settings: Settings) -> Self {
         let destination = Destination::new(settings.destination.clone(), CACHE_TTL);
         Self {
-            aws,
+            aws: Arc::new(aws),
             settings,
             destination,
         }
@@ -102,10 +154,78 @@ impl<A: Aws> Function<A> {
         &self,
         event: &Value,
         invoked_function_arn: &str,
-    ) -> Result<Response, FunctionError> {
+        deadline_ms: u64,
+    ) -> Result<Answer, FunctionError> {
         let identity = FunctionIdentity::from_function_arn(invoked_function_arn)
             .map_err(FunctionError::Identity)?;
-        let group = match read_create_log_group(event, &identity) {
+        if let Some(request) = read_sweep(event) {
+            let deadline = listing_deadline(deadline_ms);
+            let sweep = self.sweep(request, &identity, invoked_function_arn, deadline);
+            return sweep.await.map(Answer::Sweep);
+        }
+        self.handle_log_group(event, &identity)
+            .await
+            .map(Answer::Group)
+    }
+
+    /// One slice of a sweep over the account, with the same paging, pacing and plan as backfill:
+    /// selected groups subscribed, our filter taken off groups no longer selected. When the slice
+    /// ends before the account does, the function invokes itself with where to continue.
+    async fn sweep(
+        &self,
+        request: SweepRequest,
+        identity: &FunctionIdentity,
+        invoked_function_arn: &str,
+        deadline: Instant,
+    ) -> Result<SweepResponse, FunctionError> {
+        let destination = self
+            .destination
+            .get(self.aws.as_ref(), &identity.region)
+            .await?;
+        let job = Job {
+            desired: DesiredFilter::new(&self.settings, destination),
+            mode: self.settings.existing_filters,
+            selection: self.settings.selection.clone(),
+            goal: Goal::SubscribeAndRemoveUnselected,
+            dry_run: false,
+            workers: 8,
+            deadline: Some(deadline),
+            start_token: request.next_token,
+        };
+        let sweep = backfill::run(self.aws.clone(), job, |_| {})
+            .await
+            .map_err(|e| FunctionError::Sweep(format!("listing the log groups: {e}")))?;
+        if let Some(token) = &sweep.next_token {
+            let continuation = SweepRequest::continuation(token);
+            self.aws
+                .invoke_async(invoked_function_arn, &continuation)
+                .await
+                .map_err(|e| {
+                    FunctionError::Sweep(format!("handing on to the next invocation: {e}"))
+                })?;
+        }
+        info!(
+            total = sweep.total,
+            subscribed = sweep.subscribed,
+            unchanged = sweep.unchanged,
+            unsubscribed = sweep.unsubscribed,
+            skipped = sweep.skipped,
+            failed = sweep.failed,
+            continues = sweep.next_token.is_some(),
+            "sweep slice done"
+        );
+        for failure in &sweep.failures {
+            warn!(log_group = %failure.log_group_name, outcome = "failed", error = %failure.error, "sweep could not subscribe");
+        }
+        Ok(SweepResponse { sweep })
+    }
+
+    async fn handle_log_group(
+        &self,
+        event: &Value,
+        identity: &FunctionIdentity,
+    ) -> Result<Response, FunctionError> {
+        let group = match read_create_log_group(event, identity) {
             Ok(created) => created.name,
             Err(reason) => {
                 let group = event
@@ -123,7 +243,11 @@ impl<A: Aws> Function<A> {
         let outcome = match self.settings.selection.check(&group) {
             Err(reason) => Outcome::Skipped { reason },
             Ok(()) => {
-                let destination = match self.destination.get(&self.aws, &identity.region).await {
+                let destination = match self
+                    .destination
+                    .get(self.aws.as_ref(), &identity.region)
+                    .await
+                {
                     Ok(d) => d,
                     Err(e) => {
                         warn!(log_group = %group, outcome = "failed", error = %e, "destination unusable");
@@ -137,7 +261,7 @@ impl<A: Aws> Function<A> {
                     account: Some(&identity.account),
                     dry_run: false,
                 };
-                subscriber.subscribe(&self.aws, &group).await
+                subscriber.subscribe(self.aws.as_ref(), &group).await
             }
         };
         let label = outcome.label();
@@ -171,15 +295,19 @@ impl Function<SdkAws> {
         &self,
         event: &Value,
         invoked_function_arn: &str,
-    ) -> Result<Response, FunctionError> {
+        deadline_ms: u64,
+    ) -> Result<Answer, FunctionError> {
         let throttled = || self.aws.stats().throttled.load(Ordering::Relaxed);
         let before = throttled();
-        let result = self.handle(event, invoked_function_arn).await;
-        let mut counts = Counts {
-            throttled_retries: throttled().saturating_sub(before),
-            ..Counts::default()
+        let result = self.handle(event, invoked_function_arn, deadline_ms).await;
+        let mut counts = match &result {
+            Ok(answer) => answer.counts(),
+            Err(_) => Counts {
+                failed: 1,
+                ..Counts::default()
+            },
         };
-        counts.add(result.as_ref().map_or(OutcomeLabel::Failed, |r| r.outcome));
+        counts.throttled_retries = throttled().saturating_sub(before);
         let function_name = std::env::var("AWS_LAMBDA_FUNCTION_NAME").unwrap_or_default();
         let now = SystemTime::now()
             .duration_since(UNIX_EPOCH)
@@ -187,6 +315,16 @@ impl Function<SdkAws> {
         println!("{}", counts.emf(&function_name, now.as_millis()));
         result
     }
+}
+
+/// When a sweep invocation stops listing: [`SWEEP_RESERVE`] before the runtime's deadline (epoch
+/// milliseconds), and at most [`SWEEP_SLICE`] from now.
+fn listing_deadline(deadline_ms: u64) -> Instant {
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default();
+    let remaining = Duration::from_millis(deadline_ms).saturating_sub(now);
+    Instant::now() + remaining.saturating_sub(SWEEP_RESERVE).min(SWEEP_SLICE)
 }
 
 /// Tells the Runtime API that initialisation failed (`/runtime/init/error`), so the invocation fails
@@ -220,6 +358,8 @@ mod tests {
     const ARN: &str = "arn:aws:lambda:us-east-1:111111111111:function:auto-subscribe";
     const PARAMETER: &str = "/central-logging/destination-arn";
     const DEST: &str = "arn:aws:logs:us-east-1:999999999999:destination:central";
+    /// A runtime deadline far enough away that a sweep lists everything.
+    const LATER: u64 = u64::MAX;
 
     fn function(aws: FakeAws) -> Function<FakeAws> {
         Function::new(
@@ -235,14 +375,80 @@ mod tests {
         e
     }
 
+    async fn outcome(f: &Function<FakeAws>, event: &Value) -> OutcomeLabel {
+        let answer = f.handle(event, ARN, LATER).await.expect("handled");
+        answer.group().expect("a log group's answer").outcome
+    }
+
+    fn scheduled() -> Value {
+        serde_json::json!({"version": "0", "source": "aws.events", "detail-type": "Scheduled Event", "detail": {}})
+    }
+
+    #[tokio::test]
+    async fn a_sweep_with_time_enough_covers_the_account_in_one_invocation() {
+        let aws = FakeAws::with_group("/a", vec![], 2).with_parameter(PARAMETER, DEST);
+        for name in ["/b", "/c", "/d", "/e"] {
+            aws.add_group(name, vec![]);
+        }
+        let f = function(aws);
+        let Answer::Sweep(SweepResponse { sweep }) =
+            f.handle(&scheduled(), ARN, LATER).await.expect("swept")
+        else {
+            panic!("a sweep answer")
+        };
+        assert_eq!(
+            (sweep.total, sweep.subscribed, sweep.next_token),
+            (5, 5, None)
+        );
+        assert!(
+            !f.aws().calls().iter().any(|c| c.starts_with("invoke")),
+            "no continuation needed"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_sweep_out_of_time_hands_on_where_to_continue() {
+        let aws = FakeAws::with_group("/a", vec![], 2).with_parameter(PARAMETER, DEST);
+        for name in ["/b", "/c", "/d", "/e"] {
+            aws.add_group(name, vec![]);
+        }
+        let f = function(aws);
+        // The runtime's deadline is inside the reserve: list one page, finish it, hand on.
+        let now_ms = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap_or_default()
+            .as_millis() as u64;
+        let answer = f
+            .handle(&scheduled(), ARN, now_ms + 1_000)
+            .await
+            .expect("swept");
+        let Answer::Sweep(SweepResponse { sweep }) = &answer else {
+            panic!("a sweep answer")
+        };
+        assert_eq!((sweep.total, sweep.next_token.as_deref()), (2, Some("2")));
+        let continuation = SweepRequest::continuation("2");
+        assert!(
+            f.aws()
+                .calls()
+                .contains(&format!("invoke {ARN} {continuation}")),
+            "{:?}",
+            f.aws().calls()
+        );
+        // The continuation picks up at the third group.
+        let answer = f
+            .handle(&continuation, ARN, LATER)
+            .await
+            .expect("continued");
+        let Answer::Sweep(SweepResponse { sweep }) = &answer else {
+            panic!("a sweep answer")
+        };
+        assert_eq!((sweep.total, sweep.next_token.as_deref()), (3, None));
+    }
+
     #[tokio::test]
     async fn skips_cost_no_aws_call() {
         let f = function(FakeAws::with_group("/a", vec![], 2).with_parameter(PARAMETER, DEST));
-        let response = f
-            .handle(&Value::Null, ARN)
-            .await
-            .expect("a skip is a success");
-        assert_eq!(response.outcome, OutcomeLabel::Skipped);
+        assert_eq!(outcome(&f, &Value::Null).await, OutcomeLabel::Skipped);
         assert!(f.aws().calls().is_empty(), "{:?}", f.aws().calls());
     }
 
@@ -250,14 +456,8 @@ mod tests {
     async fn the_parameter_is_read_once_and_cached() {
         let aws = FakeAws::with_group("/a", vec![], 2).with_parameter(PARAMETER, DEST);
         let f = function(aws);
-        assert_eq!(
-            f.handle(&event("/a"), ARN).await.expect("ok").outcome,
-            OutcomeLabel::Subscribed
-        );
-        assert_eq!(
-            f.handle(&event("/a"), ARN).await.expect("ok").outcome,
-            OutcomeLabel::Unchanged
-        );
+        assert_eq!(outcome(&f, &event("/a")).await, OutcomeLabel::Subscribed);
+        assert_eq!(outcome(&f, &event("/a")).await, OutcomeLabel::Unchanged);
         let reads = f
             .aws()
             .calls()
@@ -285,7 +485,7 @@ mod tests {
             };
             let f = function(aws);
             let error = f
-                .handle(&event("/a"), ARN)
+                .handle(&event("/a"), ARN, LATER)
                 .await
                 .expect_err("unusable")
                 .to_string();
@@ -302,7 +502,7 @@ mod tests {
     async fn a_bad_invoked_arn_is_an_error() {
         let f = function(FakeAws::default());
         assert!(matches!(
-            f.handle(&event("/a"), "nonsense").await,
+            f.handle(&event("/a"), "nonsense", LATER).await,
             Err(FunctionError::Identity(_))
         ));
     }

@@ -1,5 +1,8 @@
 //! The Lambda function: builds its clients once per cold start and hands each event to
 //! [`auto_subscribe::function::Function`].
+// The runtime's future nests the handler's (a sweep's included) deeper than the default limit of
+// the compiler's layout queries; this is a compile-time limit only.
+#![recursion_limit = "256"]
 
 use auto_subscribe::function::{Function, report_init_error, settings_from_env};
 use auto_subscribe::pacing::{FILTER_API_QUOTA, Pacing};
@@ -28,7 +31,11 @@ async fn main() -> Result<(), Error> {
     let function = &function;
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
         function
-            .invoke(&event.payload, &event.context.invoked_function_arn)
+            .invoke(
+                &event.payload,
+                &event.context.invoked_function_arn,
+                event.context.deadline,
+            )
             .await
     }))
     .await

@@ -1,4 +1,5 @@
-//! [`Aws`] over the AWS SDK: the only module that sees SDK types and SDK errors.
+//! [`Aws`] over the AWS SDK (CloudWatch Logs, SSM, and Lambda for a sweep's continuation): the
+//! only module that sees SDK types and SDK errors.
 //!
 //! The SDK's own retries are turned off and this adapter retries instead, because the SDK's default
 //! classifier treats `LimitExceededException` as throttling (a put on a full group would cost seconds
@@ -36,6 +37,7 @@ pub struct CallStats {
 pub struct SdkAws {
     logs: aws_sdk_cloudwatchlogs::Client,
     ssm: aws_sdk_ssm::Client,
+    lambda: aws_sdk_lambda::Client,
     retry: RetryPolicy,
     stats: Arc<CallStats>,
     pacing: Option<Arc<Pacing>>,
@@ -53,6 +55,7 @@ impl SdkAws {
         Self::from_clients(
             aws_sdk_cloudwatchlogs::Client::new(config),
             aws_sdk_ssm::Client::new(config),
+            aws_sdk_lambda::Client::new(config),
             retry,
         )
     }
@@ -61,6 +64,7 @@ impl SdkAws {
     pub fn from_clients(
         logs: aws_sdk_cloudwatchlogs::Client,
         ssm: aws_sdk_ssm::Client,
+        lambda: aws_sdk_lambda::Client,
         retry: RetryPolicy,
     ) -> Self {
         let logs = aws_sdk_cloudwatchlogs::Client::from_conf(
@@ -75,9 +79,17 @@ impl SdkAws {
                 .retry_config(RetryConfig::disabled())
                 .build(),
         );
+        let lambda = aws_sdk_lambda::Client::from_conf(
+            lambda
+                .config()
+                .to_builder()
+                .retry_config(RetryConfig::disabled())
+                .build(),
+        );
         Self {
             logs,
             ssm,
+            lambda,
             retry,
             stats: Arc::default(),
             pacing: None,
@@ -251,6 +263,24 @@ impl Aws for SdkAws {
             groups,
             next_token: output.next_token().map(str::to_owned),
         })
+    }
+
+    async fn invoke_async(
+        &self,
+        function_arn: &str,
+        payload: &serde_json::Value,
+    ) -> Result<(), ApiError> {
+        let payload = aws_smithy_types::Blob::new(payload.to_string());
+        self.retrying(None, || {
+            self.lambda
+                .invoke()
+                .function_name(function_arn)
+                .invocation_type(aws_sdk_lambda::types::InvocationType::Event)
+                .payload(payload.clone())
+                .send()
+        })
+        .await
+        .map(|_| ())
     }
 
     async fn put_parameter(&self, name: &str, value: &str) -> Result<(), ApiError> {

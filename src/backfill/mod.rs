@@ -66,7 +66,7 @@ pub struct Summary {
     #[serde(skip_serializing_if = "is_zero")]
     pub unsubscribed: u64,
     /// Where a run cut short by its deadline should continue.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(rename = "nextToken", skip_serializing_if = "Option::is_none")]
     pub next_token: Option<String>,
 }
 
