@@ -177,8 +177,8 @@ async fn every_skip_rule_answers_success_and_touches_nothing() {
         ("empty", json!({}), "no detail-type"),
         (
             "scheduled",
-            json!({"source": "aws.events", "detail-type": "Scheduled Event", "detail": {}}),
-            "Scheduled",
+            json!({"source": "aws.events", "detail-type": "Some Other Event", "detail": {}}),
+            "Some Other Event",
         ),
         (
             "null detail",
@@ -395,4 +395,82 @@ async fn a_burst_of_new_groups_stays_under_the_quotas() {
     let throttled = sender.calls()["throttled"].clone();
     sender.clear_behaviour();
     assert_eq!(throttled, json!({}), "no request was throttled");
+}
+
+/// A scheduled sweep over an account whose groups never produced an event, cut into several
+/// invocations by a short deadline: it ends complete, visits each group once, and takes our filter
+/// off groups the selection no longer covers.
+#[tokio::test]
+async fn a_scheduled_sweep_converges_across_invocations() {
+    let (sender, central) = sender_and_central().await;
+    let groups: Vec<String> = (0..110).map(|i| format!("/quiet/{i:03}")).collect();
+    for group in &groups {
+        sender.create_group(group).await;
+    }
+    // Groups the selection no longer covers: ours comes off, the other vendor's stays.
+    for i in 0..10 {
+        let group = format!("/excluded/{i:02}");
+        sender.create_group(&group).await;
+        sender
+            .put_filter(&group, "central-logging", &central.destination_arn)
+            .await;
+        sender
+            .put_filter(&group, "vendor", &central.other_destination_arn)
+            .await;
+    }
+    let describes_before = sender.count("DescribeSubscriptionFilters");
+    let mut function = FunctionProcess::start(&sender, &[("EXCLUDE", "/excluded/*")]);
+    // Just over the 60 s reserve: each invocation lists about one page (50 groups), then hands on.
+    let short = std::time::Duration::from_millis(61_500);
+    let scheduled = json!({"version": "0", "source": "aws.events", "detail-type": "Scheduled Event",
+                           "account": sender.id, "region": "us-east-1", "detail": {}});
+    let mut next = vec![scheduled];
+    let (mut invocations, mut total, mut subscribed, mut unsubscribed) = (0, 0, 0, 0);
+    while let Some(event) = next.pop() {
+        let (answer, _) = function.runtime.invoke_within(&event, short);
+        let sweep = &answer.ok()["sweep"];
+        invocations += 1;
+        total += sweep["total"].as_u64().unwrap_or(0);
+        subscribed += sweep["subscribed"].as_u64().unwrap_or(0);
+        unsubscribed += sweep["unsubscribed"].as_u64().unwrap_or(0);
+        assert_eq!(sweep["failed"], 0, "{answer:?}");
+        for invocation in sender.take_invocations() {
+            assert_eq!(
+                invocation["function"], function.runtime.function_arn,
+                "it invokes itself"
+            );
+            next.push(invocation["payload"].clone());
+        }
+        assert!(invocations < 10, "the sweep must end");
+    }
+    assert!(
+        invocations >= 3,
+        "120 groups in pages of 50 take several invocations: {invocations}"
+    );
+    assert_eq!((total, subscribed, unsubscribed), (120, 110, 10));
+    assert_eq!(
+        sender.count("DescribeSubscriptionFilters") - describes_before,
+        120,
+        "each group once"
+    );
+    for group in &groups {
+        let names: Vec<String> = sender
+            .filters(group)
+            .await
+            .into_iter()
+            .map(|(n, _)| n)
+            .collect();
+        assert_eq!(names, ["central-logging"], "{group}");
+    }
+    for i in 0..10 {
+        let names: Vec<String> = sender
+            .filters(&format!("/excluded/{i:02}"))
+            .await
+            .into_iter()
+            .map(|(n, _)| n)
+            .collect();
+        assert_eq!(names, ["vendor"], "ours removed, theirs kept");
+    }
+    let logs = function.stop();
+    assert!(logs.contains("sweep slice done"), "{logs}");
 }

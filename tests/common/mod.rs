@@ -218,6 +218,18 @@ impl Account {
         self.set_behaviour(Value::Null, Value::Null);
     }
 
+    /// The asynchronous Lambda invocations this account made since the last look (the local AWS
+    /// keeps them instead of running them).
+    pub fn take_invocations(&self) -> Vec<Value> {
+        let body = http_get(&format!(
+            "{}/_fixture/invocations?account={}",
+            local_aws().endpoint,
+            self.id
+        ))
+        .expect("read the invocations");
+        serde_json::from_str(&body).expect("invocations are JSON")
+    }
+
     /// Writes (puts and deletes of subscription filters) this account has made so far.
     pub fn writes(&self) -> u64 {
         self.count("PutSubscriptionFilter") + self.count("DeleteSubscriptionFilter")

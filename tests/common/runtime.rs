@@ -48,6 +48,8 @@ impl Answer {
 struct Invocation {
     id: String,
     body: String,
+    /// How long the function has, as the `Lambda-Runtime-Deadline-Ms` header tells it.
+    time_limit: Duration,
 }
 
 /// Timings the emulator saw, for the benchmark.
@@ -123,11 +125,17 @@ impl RuntimeApi {
     }
 
     pub fn invoke_timed(&mut self, event: &Value) -> (Answer, Timing) {
+        self.invoke_within(event, Duration::from_secs(60))
+    }
+
+    /// Invokes with a deadline `time_limit` from now.
+    pub fn invoke_within(&mut self, event: &Value, time_limit: Duration) -> (Answer, Timing) {
         self.next_id += 1;
         let id = format!("req-{}", self.next_id);
         let invocation = Invocation {
             id: id.clone(),
             body: event.to_string(),
+            time_limit,
         };
         self.invocations.send(invocation).expect("emulator running");
         self.wait_for(&id)
@@ -190,7 +198,7 @@ async fn handle(
         let deadline = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .unwrap_or_default()
-            + Duration::from_secs(60);
+            + invocation.time_limit;
         state
             .handed_out
             .lock()

@@ -13,6 +13,8 @@ Added to moto's CloudWatch Logs (PRODUCT.md, "Local AWS for tests"):
 Added to moto's EventBridge: TestEventPattern, with moto's own rule matcher (moto only stubs it).
 
 Added around moto, as WSGI middleware:
+- asynchronous Lambda invocations are kept, not run (moto would need Docker), for the tests to
+  deliver: `GET /_fixture/invocations?account=ID`;
 - the account is chosen by the access key: `LOCAL<12 digits>` acts as that account, so every test
   isolates itself in a fresh account and the binaries under test need no special header;
 - per-account call counters, `GET /_fixture/calls?account=ID`;
@@ -44,6 +46,8 @@ BEHAVIOUR = {}  # account -> {"quotas": {action: rate}, "faults": {action: {code
 BUCKETS = {}  # (account, action) -> [tokens, last refill]
 RANDOM = {}  # account -> random.Random, seeded for repeatable fault injection
 ORGANIZATIONS = {}  # account -> organization ID
+INVOCATIONS = defaultdict(list)  # account -> asynchronous Lambda invocations, until collected
+LAMBDA_INVOKE = re.compile(r"^/2015-03-31/functions/(?P<function>[^/]+)/invocations$")
 
 # AWS's per-account, per-Region quotas for the calls auto-subscribe makes (requests per second).
 AWS_QUOTAS = {
@@ -312,6 +316,11 @@ def control(environ, start_response):
             }
             RANDOM[account] = random.Random(body.get("seed", 7))
         return json_response(start_response, "200 OK", BEHAVIOUR[account])
+    if path == "/_fixture/invocations":
+        account = (query.get("account") or [""])[0]
+        with LOCK:
+            taken, INVOCATIONS[account] = INVOCATIONS[account], []
+        return json_response(start_response, "200 OK", taken)
     if path == "/_fixture/organizations":
         with LOCK:
             for org, accounts in body.items():
@@ -319,6 +328,25 @@ def control(environ, start_response):
                     ORGANIZATIONS[account] = org
         return json_response(start_response, "200 OK", ORGANIZATIONS)
     return json_response(start_response, "404 Not Found", {"error": f"no fixture endpoint {path}"})
+
+
+def record_invocation(environ, start_response, account, function):
+    """Lambda Invoke: moto would run the function in Docker, which is not here. An asynchronous
+    invocation (how a sweep hands itself on) is kept for the test to deliver through its Runtime
+    API emulator: `GET /_fixture/invocations?account=ID` takes them."""
+    from urllib.parse import unquote
+
+    length = int(environ.get("CONTENT_LENGTH") or 0)
+    payload = json.loads(environ["wsgi.input"].read(length) or b"null")
+    kind = environ.get("HTTP_X_AMZ_INVOCATION_TYPE", "RequestResponse")
+    if kind != "Event":
+        return aws_error(start_response, "400 Bad Request", "InvalidParameterValueException",
+                         "the local AWS only takes asynchronous (Event) invocations")
+    with LOCK:
+        CALLS[account]["Invoke"] += 1
+        INVOCATIONS[account].append({"function": unquote(function), "payload": payload})
+    start_response("202 Accepted", [("Content-Length", "0")])
+    return [b""]
 
 
 def middleware(app):
@@ -329,6 +357,9 @@ def middleware(app):
         if match and "HTTP_X_MOTO_ACCOUNT_ID" not in environ:
             environ["HTTP_X_MOTO_ACCOUNT_ID"] = match.group(1)
         account = environ.get("HTTP_X_MOTO_ACCOUNT_ID", "123456789012")
+        invoke = LAMBDA_INVOKE.match(environ.get("PATH_INFO", ""))
+        if invoke and environ.get("REQUEST_METHOD") == "POST":
+            return record_invocation(environ, start_response, account, invoke.group("function"))
         action = environ.get("HTTP_X_AMZ_TARGET", "").rsplit(".", 1)[-1] or environ.get("PATH_INFO", "")
         behaviour = BEHAVIOUR.get(account)
         if behaviour:
