@@ -61,6 +61,15 @@ impl Destination {
         }
     }
 
+    /// Drops the cached destination, so the next [`Destination::get`] reads the parameter again
+    /// (a sweep starts from what the stack says now, not from five minutes ago).
+    pub fn forget(&self) {
+        *self
+            .cached
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner()) = None;
+    }
+
     /// The destination ARN, checked to be in `region`.
     pub async fn get(
         &self,

@@ -37,21 +37,29 @@ pub struct CreatedLogGroup {
     pub name: LogGroupName,
 }
 
-/// A request to sweep the account: the stack's schedule, or a sweep continuing where the previous
-/// invocation stopped.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// A request to sweep the account: the stack's schedule, the custom resource, or a sweep continuing
+/// where the previous invocation stopped.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct SweepRequest {
     /// The DescribeLogGroups token to continue from; `None` starts a sweep.
     pub next_token: Option<String>,
+    /// Take our filter off every group instead of subscribing (the stack is being deleted).
+    pub remove: bool,
+    /// The CloudFormation request to answer when the sweep ends.
+    pub custom_resource: Option<Value>,
 }
 
-/// The key of a continuation payload: `{"autoSubscribeSweep": {"nextToken": "..."}}`.
+/// The key of a sweep payload: `{"autoSubscribeSweep": {"nextToken", "remove", "customResource"}}`.
 pub const CONTINUATION_KEY: &str = "autoSubscribeSweep";
 
 impl SweepRequest {
-    /// The payload that hands a sweep on to the next invocation.
-    pub fn continuation(next_token: &str) -> Value {
-        json!({ CONTINUATION_KEY: { "nextToken": next_token } })
+    /// The payload that starts this sweep, or continues it from `next_token`.
+    pub fn payload(&self, next_token: Option<&str>) -> Value {
+        json!({ CONTINUATION_KEY: {
+            "nextToken": next_token,
+            "remove": self.remove,
+            "customResource": self.custom_resource,
+        }})
     }
 }
 
@@ -61,14 +69,23 @@ pub fn read_sweep(event: &Value) -> Option<SweepRequest> {
     let envelope = event.as_object()?;
     let text = |key: &str| envelope.get(key).and_then(Value::as_str);
     if text("source") == Some("aws.events") && text("detail-type") == Some("Scheduled Event") {
-        return Some(SweepRequest { next_token: None });
+        return Some(SweepRequest::default());
     }
     let sweep = envelope.get(CONTINUATION_KEY)?.as_object()?;
-    let next_token = sweep
-        .get("nextToken")
-        .and_then(Value::as_str)
-        .map(str::to_owned);
-    Some(SweepRequest { next_token })
+    Some(SweepRequest {
+        next_token: sweep
+            .get("nextToken")
+            .and_then(Value::as_str)
+            .map(str::to_owned),
+        remove: sweep
+            .get("remove")
+            .and_then(Value::as_bool)
+            .unwrap_or(false),
+        custom_resource: sweep
+            .get("customResource")
+            .filter(|v| v.is_object())
+            .cloned(),
+    })
 }
 
 /// Reads an EventBridge "AWS API Call via CloudTrail" event. `Ok` for a successful `CreateLogGroup`
@@ -339,16 +356,19 @@ mod tests {
     #[test]
     fn sweep_requests() {
         let scheduled = json!({"version": "0", "source": "aws.events", "detail-type": "Scheduled Event", "detail": {}});
+        assert_eq!(read_sweep(&scheduled), Some(SweepRequest::default()));
+        let removal = SweepRequest {
+            remove: true,
+            custom_resource: Some(json!({"RequestId": "r"})),
+            ..Default::default()
+        };
+        let continued = read_sweep(&removal.payload(Some("token-2"))).expect("a sweep");
         assert_eq!(
-            read_sweep(&scheduled),
-            Some(SweepRequest { next_token: None })
-        );
-        let continued = SweepRequest::continuation("token-2");
-        assert_eq!(
-            read_sweep(&continued),
-            Some(SweepRequest {
-                next_token: Some("token-2".into())
-            })
+            continued,
+            SweepRequest {
+                next_token: Some("token-2".into()),
+                ..removal
+            }
         );
         for other in [
             event(),

@@ -6,13 +6,16 @@ use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use serde::Serialize;
-use serde_json::Value;
+use serde_json::{Value, json};
 use thiserror::Error;
 use tracing::{info, warn};
 
 use crate::apply::{Outcome, OutcomeLabel, Subscriber};
 use crate::aws::Aws;
 use crate::backfill::{self, Goal, Job, Summary};
+use crate::custom_resource::{
+    self, CustomResourceRequest, CustomResourceResponse, RequestType, Status, counts_data,
+};
 use crate::destination::{CACHE_TTL, Destination, DestinationError};
 use crate::event::{FunctionIdentity, SweepRequest, read_create_log_group, read_sweep};
 use crate::metrics::Counts;
@@ -33,12 +36,15 @@ pub struct Response {
     pub removed_filters: Vec<String>,
 }
 
-/// What the function answers: one log group's outcome, or one slice of a sweep.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+/// What the function answers: one log group's outcome, one slice of a sweep, or what it told
+/// CloudFormation.
+#[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(untagged)]
 pub enum Answer {
     Group(Response),
     Sweep(SweepResponse),
+    /// What was sent to CloudFormation for a custom resource request.
+    Stack(CustomResourceResponse),
 }
 
 impl Answer {
@@ -47,6 +53,7 @@ impl Answer {
         let mut counts = Counts::default();
         match self {
             Answer::Group(response) => counts.add(response.outcome),
+            Answer::Stack(_) => {}
             Answer::Sweep(SweepResponse { sweep }) => {
                 counts.subscribed = sweep.subscribed;
                 counts.unchanged = sweep.unchanged;
@@ -62,7 +69,7 @@ impl Answer {
     pub fn group(&self) -> Option<&Response> {
         match self {
             Answer::Group(response) => Some(response),
-            Answer::Sweep(_) => None,
+            Answer::Sweep(_) | Answer::Stack(_) => None,
         }
     }
 }
@@ -92,6 +99,8 @@ pub enum FunctionError {
     Failed { group: String, message: String },
     #[error("sweep: {0}")]
     Sweep(String),
+    #[error("answering CloudFormation: {0}")]
+    CustomResource(String),
 }
 
 impl From<FunctionError> for lambda_runtime::Diagnostic {
@@ -101,6 +110,7 @@ impl From<FunctionError> for lambda_runtime::Diagnostic {
             FunctionError::Destination(_) => "DestinationUnusable",
             FunctionError::Failed { .. } => "SubscribeFailed",
             FunctionError::Sweep(_) => "SweepFailed",
+            FunctionError::CustomResource(_) => "CustomResourceUnanswered",
         };
         Self {
             error_type: error_type.into(),
@@ -158,10 +168,18 @@ impl<A: Aws + 'static> Function<A> {
     ) -> Result<Answer, FunctionError> {
         let identity = FunctionIdentity::from_function_arn(invoked_function_arn)
             .map_err(FunctionError::Identity)?;
+        let deadline = listing_deadline(deadline_ms);
+        if let Some(stack) = CustomResourceRequest::read(event) {
+            return Box::pin(self.custom_resource(
+                stack,
+                &identity,
+                invoked_function_arn,
+                deadline,
+            ))
+            .await;
+        }
         if let Some(request) = read_sweep(event) {
-            let deadline = listing_deadline(deadline_ms);
-            let sweep = self.sweep(request, &identity, invoked_function_arn, deadline);
-            return sweep.await.map(Answer::Sweep);
+            return Box::pin(self.sweep(request, &identity, invoked_function_arn, deadline)).await;
         }
         self.handle_log_group(event, &identity)
             .await
@@ -169,41 +187,82 @@ impl<A: Aws + 'static> Function<A> {
     }
 
     /// One slice of a sweep over the account, with the same paging, pacing and plan as backfill:
-    /// selected groups subscribed, our filter taken off groups no longer selected. When the slice
-    /// ends before the account does, the function invokes itself with where to continue.
+    /// selected groups subscribed and our filter taken off groups no longer selected, or, for a
+    /// removal, our filter taken off every group. When the slice ends before the account does,
+    /// the function invokes itself with where to continue; a custom resource's sweep answers
+    /// CloudFormation when it ends.
     async fn sweep(
         &self,
         request: SweepRequest,
         identity: &FunctionIdentity,
         invoked_function_arn: &str,
         deadline: Instant,
-    ) -> Result<SweepResponse, FunctionError> {
-        let destination = self
-            .destination
-            .get(self.aws.as_ref(), &identity.region)
-            .await?;
-        let job = Job {
-            desired: DesiredFilter::new(&self.settings, destination),
-            mode: self.settings.existing_filters,
-            selection: self.settings.selection.clone(),
-            goal: Goal::SubscribeAndRemoveUnselected,
-            dry_run: false,
-            workers: 8,
-            deadline: Some(deadline),
-            start_token: request.next_token,
-        };
-        let sweep = backfill::run(self.aws.clone(), job, |_| {})
-            .await
-            .map_err(|e| FunctionError::Sweep(format!("listing the log groups: {e}")))?;
-        if let Some(token) = &sweep.next_token {
-            let continuation = SweepRequest::continuation(token);
-            self.aws
-                .invoke_async(invoked_function_arn, &continuation)
-                .await
-                .map_err(|e| {
-                    FunctionError::Sweep(format!("handing on to the next invocation: {e}"))
-                })?;
+    ) -> Result<Answer, FunctionError> {
+        let stack = request
+            .custom_resource
+            .as_ref()
+            .and_then(CustomResourceRequest::read);
+        if request.next_token.is_none() {
+            self.destination.forget();
         }
+        let outcome = async {
+            let destination = self
+                .destination
+                .get(self.aws.as_ref(), &identity.region)
+                .await?;
+            let job = Job {
+                desired: DesiredFilter::new(&self.settings, destination),
+                mode: self.settings.existing_filters,
+                selection: self.settings.selection.clone(),
+                goal: if request.remove {
+                    Goal::Remove
+                } else {
+                    Goal::SubscribeAndRemoveUnselected
+                },
+                dry_run: false,
+                workers: 8,
+                deadline: Some(deadline),
+                start_token: request.next_token.clone(),
+            };
+            let sweep = backfill::run(self.aws.clone(), job, |_| {})
+                .await
+                .map_err(|e| FunctionError::Sweep(format!("listing the log groups: {e}")))?;
+            if let Some(token) = &sweep.next_token {
+                let continuation = request.payload(Some(token));
+                self.aws
+                    .invoke_async(invoked_function_arn, &continuation)
+                    .await
+                    .map_err(|e| {
+                        FunctionError::Sweep(format!("handing on to the next invocation: {e}"))
+                    })?;
+            }
+            Ok::<_, FunctionError>(sweep)
+        }
+        .await;
+        let sweep = match (outcome, stack) {
+            (Ok(sweep), None) => sweep,
+            (Err(e), None) => return Err(e),
+            (Ok(sweep), Some(_)) if sweep.next_token.is_some() => sweep,
+            // The end of a custom resource's sweep: answer CloudFormation. A removal that could not
+            // finish still answers SUCCESS with the reason, so that deleting the stack is never
+            // blocked by it.
+            (Ok(sweep), Some(stack)) => {
+                let reason = format!("{} groups checked, {} failed", sweep.total, sweep.failed);
+                let data = counts_data(sweep.subscribed, sweep.unsubscribed, sweep.failed);
+                return self
+                    .answer_stack(&stack, Status::Success, &reason, data)
+                    .await;
+            }
+            (Err(e), Some(stack)) => {
+                let status = if stack.request_type == RequestType::Delete {
+                    Status::Success
+                } else {
+                    Status::Failed
+                };
+                let reason = format!("filters left in place: {e}");
+                return self.answer_stack(&stack, status, &reason, json!({})).await;
+            }
+        };
         info!(
             total = sweep.total,
             subscribed = sweep.subscribed,
@@ -217,7 +276,78 @@ impl<A: Aws + 'static> Function<A> {
         for failure in &sweep.failures {
             warn!(log_group = %failure.log_group_name, outcome = "failed", error = %failure.error, "sweep could not subscribe");
         }
-        Ok(SweepResponse { sweep })
+        Ok(Answer::Sweep(SweepResponse { sweep }))
+    }
+
+    /// CloudFormation's custom resource: Create and Update (the destination, filter or selection
+    /// changed) check the destination and start a sweep; Delete takes this stack's filters off
+    /// every group, unless the stack says to leave them. Every request is answered.
+    async fn custom_resource(
+        &self,
+        stack: CustomResourceRequest,
+        identity: &FunctionIdentity,
+        invoked_function_arn: &str,
+        deadline: Instant,
+    ) -> Result<Answer, FunctionError> {
+        match stack.request_type {
+            RequestType::Create | RequestType::Update => {
+                self.destination.forget();
+                let started = async {
+                    let destination = self
+                        .destination
+                        .get(self.aws.as_ref(), &identity.region)
+                        .await?;
+                    let start = SweepRequest::default().payload(None);
+                    self.aws
+                        .invoke_async(invoked_function_arn, &start)
+                        .await
+                        .map_err(|e| FunctionError::Sweep(format!("starting the sweep: {e}")))?;
+                    Ok::<_, FunctionError>(destination)
+                }
+                .await;
+                match started {
+                    Ok(destination) => {
+                        let data = json!({ "DestinationArn": destination.as_str() });
+                        self.answer_stack(&stack, Status::Success, "sweep started", data)
+                            .await
+                    }
+                    Err(e) => {
+                        self.answer_stack(&stack, Status::Failed, &e.to_string(), json!({}))
+                            .await
+                    }
+                }
+            }
+            RequestType::Delete if !stack.remove_on_delete() => {
+                let reason = "filters left in place (RemoveFiltersOnDelete is false)";
+                self.answer_stack(&stack, Status::Success, reason, json!({}))
+                    .await
+            }
+            RequestType::Delete => {
+                let removal = SweepRequest {
+                    next_token: None,
+                    remove: true,
+                    custom_resource: Some(stack.raw.clone()),
+                };
+                Box::pin(self.sweep(removal, identity, invoked_function_arn, deadline)).await
+            }
+        }
+    }
+
+    /// PUTs the answer to CloudFormation's response URL. Failing to reach it is an error, so Lambda
+    /// retries the invocation (and the answer) rather than leave the stack waiting.
+    async fn answer_stack(
+        &self,
+        stack: &CustomResourceRequest,
+        status: Status,
+        reason: &str,
+        data: Value,
+    ) -> Result<Answer, FunctionError> {
+        let answer = stack.answer(status, reason, data);
+        info!(request = ?stack.request_type, status = ?status, reason, "answering CloudFormation");
+        custom_resource::send(&stack.response_url, &answer)
+            .await
+            .map_err(FunctionError::CustomResource)?;
+        Ok(Answer::Stack(answer))
     }
 
     async fn handle_log_group(
@@ -426,7 +556,7 @@ mod tests {
             panic!("a sweep answer")
         };
         assert_eq!((sweep.total, sweep.next_token.as_deref()), (2, Some("2")));
-        let continuation = SweepRequest::continuation("2");
+        let continuation = SweepRequest::default().payload(Some("2"));
         assert!(
             f.aws()
                 .calls()

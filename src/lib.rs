@@ -10,11 +10,13 @@
 //! - [`apply`]: one group subscribed through that trait, never leaving it with less than it had;
 //! - [`event`], [`destination`], [`function`], [`metrics`]: what the Lambda function adds around
 //!   [`apply`];
-//! - [`pacing`], [`backfill`]: token buckets per API, and the run over every existing group.
+//! - [`pacing`], [`backfill`]: token buckets per API, and the run over every existing group;
+//! - [`custom_resource`]: the stack's sweep on create and update, and its clean removal.
 
 pub mod apply;
 pub mod aws;
 pub mod backfill;
+pub mod custom_resource;
 pub mod destination;
 pub mod event;
 #[cfg(test)]

@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::runtime::{Answer, FunctionProcess};
+use common::runtime::{Answer, FunctionProcess, ResponseUrl};
 use common::{Account, Central, create_log_group_event, fixture_for};
 use serde_json::{Value, json};
 
@@ -473,4 +473,160 @@ async fn a_scheduled_sweep_converges_across_invocations() {
     }
     let logs = function.stop();
     assert!(logs.contains("sweep slice done"), "{logs}");
+}
+
+/// A CloudFormation custom resource request for the stack's sweep resource.
+fn stack_request(
+    kind: &str,
+    sender: &Account,
+    response_url: &str,
+    remove_on_delete: &str,
+) -> Value {
+    json!({
+        "RequestType": kind,
+        "ServiceToken": format!("arn:aws:lambda:us-east-1:{}:function:auto-subscribe", sender.id),
+        "ResponseURL": response_url,
+        "StackId": format!("arn:aws:cloudformation:us-east-1:{}:stack/auto-subscribe/1", sender.id),
+        "RequestId": format!("request-{kind}"),
+        "ResourceType": "Custom::AutoSubscribeSweep",
+        "LogicalResourceId": "Sweep",
+        "PhysicalResourceId": "auto-subscribe-sweep",
+        "ResourceProperties": {"ServiceToken": "x", "RemoveOnDelete": remove_on_delete},
+    })
+}
+
+#[tokio::test]
+async fn the_custom_resource_starts_a_sweep_on_create_and_update() {
+    let (sender, central) = sender_and_central().await;
+    let cloudformation = ResponseUrl::start();
+    let mut function = FunctionProcess::start(&sender, &[]);
+    for kind in ["Create", "Update"] {
+        let answer =
+            function
+                .runtime
+                .invoke(&stack_request(kind, &sender, &cloudformation.url, "true"));
+        assert!(matches!(answer, Answer::Ok(_)), "{kind}: {answer:?}");
+        let put = cloudformation.next();
+        assert_eq!(put.method, "PUT", "{kind}");
+        assert_eq!(
+            put.content_type.as_deref(),
+            Some(""),
+            "{kind}: the pre-signed URL signs no content type"
+        );
+        assert_eq!(put.body["Status"], "SUCCESS", "{kind}: {}", put.body);
+        assert_eq!(put.body["RequestId"], format!("request-{kind}"));
+        assert_eq!(put.body["LogicalResourceId"], "Sweep");
+        assert_eq!(put.body["PhysicalResourceId"], "auto-subscribe-sweep");
+        assert_eq!(
+            put.body["Data"]["DestinationArn"],
+            central.destination_arn.as_str()
+        );
+        let invocations = sender.take_invocations();
+        assert_eq!(invocations.len(), 1, "{kind}: one sweep started");
+        assert_eq!(
+            invocations[0]["payload"]["autoSubscribeSweep"]["remove"],
+            false
+        );
+    }
+}
+
+#[tokio::test]
+async fn the_custom_resource_answers_failure_too() {
+    let sender = Account::new().await; // no destination parameter: a broken configuration
+    let cloudformation = ResponseUrl::start();
+    let mut function = FunctionProcess::start(&sender, &[]);
+    let answer = function.runtime.invoke(&stack_request(
+        "Create",
+        &sender,
+        &cloudformation.url,
+        "true",
+    ));
+    assert!(
+        matches!(answer, Answer::Ok(_)),
+        "CloudFormation was answered: {answer:?}"
+    );
+    let put = cloudformation.next();
+    assert_eq!(put.body["Status"], "FAILED");
+    let reason = put.body["Reason"].as_str().unwrap_or_default();
+    assert!(
+        reason.contains("SSM parameter /central-logging/destination-arn does not exist"),
+        "{reason}"
+    );
+    assert!(sender.take_invocations().is_empty(), "no sweep started");
+    // Deleting a stack whose configuration is broken is never blocked.
+    function.runtime.invoke(&stack_request(
+        "Delete",
+        &sender,
+        &cloudformation.url,
+        "true",
+    ));
+    let put = cloudformation.next();
+    assert_eq!(put.body["Status"], "SUCCESS", "{}", put.body);
+    assert!(
+        put.body["Reason"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("filters left in place")
+    );
+}
+
+#[tokio::test]
+async fn deleting_the_stack_removes_exactly_its_filters() {
+    let (sender, central) = sender_and_central().await;
+    let (ours, vendor) = (&central.destination_arn, &central.other_destination_arn);
+    for i in 0..6 {
+        let group = format!("/app/{i}");
+        sender.create_group(&group).await;
+        sender.put_filter(&group, "central-logging", ours).await;
+        sender.put_filter(&group, "vendor", vendor).await;
+    }
+    // Our name to another destination, and our destination under another name: not this stack's.
+    sender.create_group("/app/same-name").await;
+    sender
+        .put_filter("/app/same-name", "central-logging", vendor)
+        .await;
+    sender.create_group("/app/other-name").await;
+    sender
+        .put_filter("/app/other-name", "Destination", ours)
+        .await;
+
+    let cloudformation = ResponseUrl::start();
+    let mut function = FunctionProcess::start(&sender, &[]);
+    // RemoveFiltersOnDelete=false leaves everything in place.
+    function.runtime.invoke(&stack_request(
+        "Delete",
+        &sender,
+        &cloudformation.url,
+        "false",
+    ));
+    assert_eq!(cloudformation.next().body["Status"], "SUCCESS");
+    assert_eq!(sender.filters("/app/0").await.len(), 2);
+
+    function.runtime.invoke(&stack_request(
+        "Delete",
+        &sender,
+        &cloudformation.url,
+        "true",
+    ));
+    let put = cloudformation.next();
+    assert_eq!(put.body["Status"], "SUCCESS", "{}", put.body);
+    assert_eq!(put.body["Data"]["Unsubscribed"], 6);
+    for i in 0..6 {
+        assert_eq!(
+            sender.filters(&format!("/app/{i}")).await,
+            vec![("vendor".to_owned(), vendor.clone())]
+        );
+    }
+    assert_eq!(
+        sender.filters("/app/same-name").await,
+        vec![("central-logging".to_owned(), vendor.clone())]
+    );
+    assert_eq!(
+        sender.filters("/app/other-name").await,
+        vec![("Destination".to_owned(), ours.clone())]
+    );
+    assert!(
+        cloudformation.silent_for(std::time::Duration::from_millis(300)),
+        "answered once"
+    );
 }

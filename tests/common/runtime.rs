@@ -342,3 +342,88 @@ impl Drop for FunctionProcess {
         let _ = std::fs::remove_file(&self.log_path);
     }
 }
+
+/// A local stand-in for CloudFormation's pre-signed response URL: it records every request.
+pub struct ResponseUrl {
+    pub url: String,
+    received: Receiver<Received>,
+}
+
+/// One request the response URL received.
+#[derive(Debug, Clone)]
+pub struct Received {
+    pub method: String,
+    pub content_type: Option<String>,
+    pub body: Value,
+}
+
+impl ResponseUrl {
+    pub fn start() -> Self {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind the response URL");
+        listener
+            .set_nonblocking(true)
+            .expect("non-blocking listener");
+        let url = format!(
+            "http://{}/cloudformation-response?signature=local",
+            listener.local_addr().expect("address")
+        );
+        let (sender, received) = channel::<Received>();
+        thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("runtime");
+            runtime.block_on(async move {
+                let Ok(listener) = tokio::net::TcpListener::from_std(listener) else {
+                    return;
+                };
+                while let Ok((stream, _)) = listener.accept().await {
+                    let _ = stream.set_nodelay(true);
+                    let sender = sender.clone();
+                    tokio::spawn(async move {
+                        let service = service_fn(move |request: Request<Incoming>| {
+                            let sender = sender.clone();
+                            async move {
+                                let method = request.method().to_string();
+                                let content_type = request
+                                    .headers()
+                                    .get("content-type")
+                                    .and_then(|v| v.to_str().ok())
+                                    .map(str::to_owned);
+                                let body = request
+                                    .into_body()
+                                    .collect()
+                                    .await
+                                    .map(|b| b.to_bytes())
+                                    .unwrap_or_default();
+                                let body = serde_json::from_slice(&body).unwrap_or(Value::Null);
+                                let _ = sender.send(Received {
+                                    method,
+                                    content_type,
+                                    body,
+                                });
+                                Ok::<_, Infallible>(reply(200, String::new()))
+                            }
+                        });
+                        let _ = http1::Builder::new()
+                            .serve_connection(TokioIo::new(stream), service)
+                            .await;
+                    });
+                }
+            });
+        });
+        Self { url, received }
+    }
+
+    /// The next request received, within 30 s.
+    pub fn next(&self) -> Received {
+        self.received
+            .recv_timeout(Duration::from_secs(30))
+            .expect("CloudFormation's response URL was called")
+    }
+
+    /// Whether nothing more arrives within `wait`.
+    pub fn silent_for(&self, wait: Duration) -> bool {
+        self.received.recv_timeout(wait).is_err()
+    }
+}

@@ -224,12 +224,20 @@ def test_function_role_is_exactly_what_it_needs(expanded):
     function = next(r for r in template["Resources"].values() if r["Type"] == "AWS::Lambda::Function")
     role_name = function["Properties"]["Role"]["Fn::GetAtt"][0]
     role = template["Resources"][role_name]["Properties"]
+    documents = [policy["PolicyDocument"] for policy in role["Policies"]]
+    documents += [
+        r["Properties"]["PolicyDocument"]
+        for r in template["Resources"].values()
+        if r["Type"] == "AWS::IAM::Policy" and {"Ref": role_name} in r["Properties"]["Roles"]
+    ]
     granted = {}
-    for policy in role["Policies"]:
-        for statement, guard in statements(policy["PolicyDocument"]):
+    for document in documents:
+        for statement, guard in statements(document):
             for action in as_list(statement["Action"]):
                 granted.setdefault(action, []).append((statement["Resource"], guard))
     assert set(granted) == {
+        "logs:DescribeLogGroups",
+        "lambda:InvokeFunction",
         "logs:CreateLogStream",
         "logs:PutLogEvents",
         "logs:DescribeSubscriptionFilters",
@@ -240,7 +248,8 @@ def test_function_role_is_exactly_what_it_needs(expanded):
         "iam:PassRole",
     }
     this_accounts_groups = {"Fn::Sub": "arn:${AWS::Partition}:logs:${AWS::Region}:${AWS::AccountId}:log-group:*"}
-    for action in ("logs:DescribeSubscriptionFilters", "logs:DeleteSubscriptionFilter"):
+    assert granted["lambda:InvokeFunction"] == [({"Fn::GetAtt": [role_name.replace("Role", ""), "Arn"]}, [])], "itself only"
+    for action in ("logs:DescribeLogGroups", "logs:DescribeSubscriptionFilters", "logs:DeleteSubscriptionFilter"):
         assert granted[action] == [(this_accounts_groups, [])], action
     put = granted["logs:PutSubscriptionFilter"]
     assert (this_accounts_groups, []) in put and len(put) == 2
