@@ -276,6 +276,22 @@ def test_rule_and_invoke_settings(expanded):
     assert invoke["Properties"]["DestinationConfig"]["OnFailure"]["Destination"] == {"Fn::GetAtt": ["FailureQueue", "Arn"]}
 
 
+def test_convergence_resources():
+    """The sweep's custom resource changes (so a sweep starts) whenever the destination, filter or
+    selection does; the schedule can be turned off; removal on delete is a parameter."""
+    template = load(SENDER)
+    sweep = template["Resources"]["Sweep"]
+    assert sweep["Type"] == "Custom::AutoSubscribeSweep"
+    properties = sweep["Properties"]
+    for name in ["DestinationArnParameter", "DestinationArn", "FilterName", "FilterPattern", "Include", "Exclude"]:
+        assert name in properties, name
+    assert properties["RemoveOnDelete"] == {"Ref": "RemoveFiltersOnDelete"}
+    schedule = template["Resources"]["Function"]["Properties"]["Events"]["Reconcile"]
+    assert schedule["Type"] == "Schedule"
+    assert schedule["Properties"]["State"] == {"Fn::If": ["Reconcile", "ENABLED", "DISABLED"]}
+    assert template["Parameters"]["ReconcileSchedule"]["Default"] == "rate(1 day)"
+
+
 def test_sam_build_makes_an_arm64_bootstrap():
     result = subprocess.run(["sam", "build"], cwd=ROOT, capture_output=True, text=True, env=AWS_ENV)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
