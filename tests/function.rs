@@ -473,6 +473,16 @@ async fn a_scheduled_sweep_converges_across_invocations() {
     }
     let logs = function.stop();
     assert!(logs.contains("sweep slice done"), "{logs}");
+    let counted: u64 = logs
+        .lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .filter(|l| l.get("_aws").is_some())
+        .map(|m| m["Subscribed"].as_u64().unwrap_or(0))
+        .sum();
+    assert_eq!(
+        counted, 110,
+        "every slice's subscriptions are in its metrics line"
+    );
 }
 
 /// A CloudFormation custom resource request for the stack's sweep resource.
