@@ -175,6 +175,15 @@ impl Account {
         filters
     }
 
+    /// The names of the group's filters, sorted.
+    pub async fn filter_names(&self, group: &str) -> Vec<String> {
+        self.filters(group)
+            .await
+            .into_iter()
+            .map(|(name, _)| name)
+            .collect()
+    }
+
     pub async fn put_parameter(&self, name: &str, value: &str) {
         self.ssm
             .put_parameter()

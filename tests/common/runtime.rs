@@ -79,9 +79,7 @@ pub struct RuntimeApi {
 }
 
 impl RuntimeApi {
-    /// Serves the Runtime API on a free loopback port, from a thread of its own, so tests can wait
-    /// for answers synchronously. Every socket has TCP_NODELAY: without it, Nagle's algorithm and
-    /// delayed ACKs add ~40 ms to each invocation and the benchmark would measure them.
+    /// Serves the Runtime API on a free loopback port (see [`serve_on_thread`]).
     pub fn start(account: &str) -> Self {
         let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind the emulator");
         listener
@@ -102,13 +100,7 @@ impl RuntimeApi {
             handed_out: Mutex::default(),
             first_poll: first_poll.clone(),
         });
-        thread::spawn(move || {
-            let runtime = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .expect("emulator runtime");
-            runtime.block_on(serve(listener, state));
-        });
+        serve_on_thread(listener, move |request| handle(state.clone(), request));
         Self {
             address,
             function_arn,
@@ -165,20 +157,37 @@ impl RuntimeApi {
     }
 }
 
-async fn serve(listener: std::net::TcpListener, state: Arc<State>) {
-    let Ok(listener) = tokio::net::TcpListener::from_std(listener) else {
-        return;
-    };
-    while let Ok((stream, _)) = listener.accept().await {
-        let _ = stream.set_nodelay(true);
-        let state = state.clone();
-        tokio::spawn(async move {
-            let service = service_fn(move |request| handle(state.clone(), request));
-            let _ = http1::Builder::new()
-                .serve_connection(TokioIo::new(stream), service)
-                .await;
+/// Serves HTTP/1 on `listener` from a thread of its own (so tests can wait synchronously), with
+/// TCP_NODELAY on every socket: without it, Nagle's algorithm and delayed ACKs add ~40 ms to each
+/// exchange and a benchmark would measure them.
+fn serve_on_thread<H, F>(listener: std::net::TcpListener, handler: H)
+where
+    H: Fn(Request<Incoming>) -> F + Clone + Send + Sync + 'static,
+    F: std::future::Future<Output = Result<Response<Full<Bytes>>, Infallible>> + Send + 'static,
+{
+    thread::spawn(move || {
+        let Ok(runtime) = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+        else {
+            return;
+        };
+        runtime.block_on(async move {
+            let Ok(listener) = tokio::net::TcpListener::from_std(listener) else {
+                return;
+            };
+            while let Ok((stream, _)) = listener.accept().await {
+                let _ = stream.set_nodelay(true);
+                let handler = handler.clone();
+                tokio::spawn(async move {
+                    let service = service_fn(handler);
+                    let _ = http1::Builder::new()
+                        .serve_connection(TokioIo::new(stream), service)
+                        .await;
+                });
+            }
         });
-    }
+    });
 }
 
 async fn handle(
@@ -368,49 +377,29 @@ impl ResponseUrl {
             listener.local_addr().expect("address")
         );
         let (sender, received) = channel::<Received>();
-        thread::spawn(move || {
-            let runtime = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .expect("runtime");
-            runtime.block_on(async move {
-                let Ok(listener) = tokio::net::TcpListener::from_std(listener) else {
-                    return;
-                };
-                while let Ok((stream, _)) = listener.accept().await {
-                    let _ = stream.set_nodelay(true);
-                    let sender = sender.clone();
-                    tokio::spawn(async move {
-                        let service = service_fn(move |request: Request<Incoming>| {
-                            let sender = sender.clone();
-                            async move {
-                                let method = request.method().to_string();
-                                let content_type = request
-                                    .headers()
-                                    .get("content-type")
-                                    .and_then(|v| v.to_str().ok())
-                                    .map(str::to_owned);
-                                let body = request
-                                    .into_body()
-                                    .collect()
-                                    .await
-                                    .map(|b| b.to_bytes())
-                                    .unwrap_or_default();
-                                let body = serde_json::from_slice(&body).unwrap_or(Value::Null);
-                                let _ = sender.send(Received {
-                                    method,
-                                    content_type,
-                                    body,
-                                });
-                                Ok::<_, Infallible>(reply(200, String::new()))
-                            }
-                        });
-                        let _ = http1::Builder::new()
-                            .serve_connection(TokioIo::new(stream), service)
-                            .await;
-                    });
-                }
-            });
+        serve_on_thread(listener, move |request: Request<Incoming>| {
+            let sender = sender.clone();
+            async move {
+                let method = request.method().to_string();
+                let content_type = request
+                    .headers()
+                    .get("content-type")
+                    .and_then(|v| v.to_str().ok())
+                    .map(str::to_owned);
+                let body = request
+                    .into_body()
+                    .collect()
+                    .await
+                    .map(|b| b.to_bytes())
+                    .unwrap_or_default();
+                let body = serde_json::from_slice(&body).unwrap_or(Value::Null);
+                let _ = sender.send(Received {
+                    method,
+                    content_type,
+                    body,
+                });
+                Ok::<_, Infallible>(reply(200, String::new()))
+            }
         });
         Self { url, received }
     }
