@@ -113,10 +113,28 @@ async fn main() {
         "\n{} events, {writes} subscription filter writes, 1 SSM read (cached after).",
         events.len()
     );
+    // A group whose CreateLogGroup event never arrived: the daily sweep catches it.
+    sender.create_group("/app/missed-event").await;
+    println!("\n/app/missed-event was created, but its event never arrived. The scheduled sweep:");
+    let scheduled = serde_json::json!({"version": "0", "source": "aws.events",
+        "detail-type": "Scheduled Event", "account": SENDER, "region": "us-east-1", "detail": {}});
+    match function.runtime.invoke(&scheduled) {
+        Answer::Ok(body) => println!("    -> {body}"),
+        other => println!("    -> error: {}", other.error_message()),
+    }
+    print_filters(&sender, "/app/missed-event", &central).await;
+
+    let logs = function.stop();
+    let (metrics, decisions): (Vec<&str>, Vec<&str>) =
+        logs.lines().partition(|l| l.contains("\"_aws\""));
     println!("\nWhat the function logged (JSON, one line per decision):");
-    for line in function.stop().lines() {
+    for line in decisions {
         println!("  {line}");
     }
+    println!(
+        "(and {} CloudWatch Embedded Metric Format lines, one per invocation)",
+        metrics.len()
+    );
 }
 
 async fn print_filters(account: &Account, group: &str, central: &Central) {
