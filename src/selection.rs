@@ -39,6 +39,11 @@ impl Selection {
         })
     }
 
+    /// Every log group: `*`, nothing excluded.
+    pub fn everything() -> Self {
+        Self::new(&[], &[]).unwrap_or_else(|e| unreachable!("`*` is a valid glob: {e}"))
+    }
+
     /// Adds an exact name to exclude (the function's own log group).
     pub fn also_exclude_exactly(self, name: &str) -> Result<Self, BadGlob> {
         let mut exclude = self.exclude;

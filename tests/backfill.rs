@@ -145,7 +145,7 @@ async fn every_mode_end_state_summary_and_exit_code() {
         );
         assert_eq!(run.code, 0, "{mode}: {run:?}");
         let expected_summary = json!({
-            "total": 10 * n, "subscribed": subscribed, "unchanged": n, "skipped": skipped, "failed": 0, "failures": []
+            "total": 10 * n, "subscribed": subscribed, "unchanged": n, "unsubscribed": 0, "skipped": skipped, "failed": 0, "failures": []
         });
         assert_eq!(run.summary(), expected_summary, "{mode}");
         assert_end_state(&sender, &central, mode).await;
@@ -335,7 +335,99 @@ async fn save_parameter_and_literal_prefix() {
     let text = backfill(&sender, &["--include", "/aws/lambda/*"]);
     assert_eq!(text.code, 0, "{text:?}");
     assert!(
-        text.stdout.contains("2 log groups") && text.stdout.contains("unchanged   2"),
+        text.stdout.contains("2 log groups") && text.stdout.contains("unchanged    2"),
         "{text:?}"
     );
+}
+
+#[tokio::test]
+async fn remove_takes_this_tools_filter_off_and_nothing_else() {
+    let (sender, central) = mixed_account().await;
+    let (ours, other) = (&central.destination_arn, &central.other_destination_arn);
+    let args = [
+        "--remove",
+        "--exclude",
+        "/mixed/excluded/*,/odd/*",
+        "--output",
+        "json",
+        "--rate",
+        TEST_RATE,
+    ];
+    // Subscribe everything first, so every selected group holds ours (in replace mode: alone).
+    let setup = backfill(&sender, &["--rate", TEST_RATE, "--output", "json"]);
+    assert_eq!(setup.code, 0, "{setup:?}");
+    // A vendor's filter beside ours, and our name on another destination: neither is ours to remove.
+    sender
+        .put_filter("/mixed/none/000", "vendor-a", other)
+        .await;
+    sender
+        .put_filter("/mixed/stale/000", "central-logging", other)
+        .await;
+
+    let before = sender.writes();
+    let dry = backfill(&sender, &[&args[..], &["--dry-run"]].concat());
+    assert_eq!(dry.code, 0, "{dry:?}");
+    assert_eq!(sender.writes(), before, "a dry run makes no write");
+
+    let run = backfill(&sender, &args);
+    assert_eq!(run.code, 0, "{run:?}");
+    let n = PER_STATE as u64;
+    // 10 states: 1 excluded and 1 under /odd/ are skipped; of the other 8, one group holds our
+    // name on another destination.
+    let expected = json!({
+        "total": 10 * n, "subscribed": 0, "unchanged": 1, "unsubscribed": 8 * n - 1,
+        "skipped": 2 * n, "failed": 0, "failures": []
+    });
+    assert_eq!(run.summary(), expected, "{run:?}");
+    assert_eq!(
+        dry.summary(),
+        expected,
+        "the dry run predicted the real run"
+    );
+    assert_eq!(
+        sender.writes() - before,
+        8 * n - 1,
+        "one delete per group that held ours, nothing else"
+    );
+    assert_eq!(
+        sender.filters("/mixed/none/000").await,
+        vec![("vendor-a".to_owned(), other.clone())]
+    );
+    assert_eq!(
+        sender.filters("/mixed/stale/000").await,
+        vec![("central-logging".to_owned(), other.clone())]
+    );
+    for state in ["/mixed/ours/", "/mixed/two-foreign/", "odd.name_", "#odd-"] {
+        assert!(
+            sender.filters(&format!("{state}001")).await.is_empty(),
+            "{state}"
+        );
+    }
+    assert_eq!(
+        sender.filters("/odd/with#hash.dot_under-dash/001").await,
+        vec![("central-logging".to_owned(), ours.clone())],
+        "excluded groups keep ours"
+    );
+
+    // A re-run finds nothing of ours and writes nothing; text output names the outcome.
+    let after = sender.writes();
+    let text = backfill(
+        &sender,
+        &[
+            "--remove",
+            "--exclude",
+            "/mixed/excluded/*,/odd/*",
+            "--rate",
+            TEST_RATE,
+        ],
+    );
+    assert_eq!(text.code, 0, "{text:?}");
+    assert_eq!(sender.writes(), after);
+    assert!(text.stdout.contains("unsubscribed 0"), "{text:?}");
+
+    let conflicting = backfill(
+        &sender,
+        &["--remove", "--save-parameter", "--destination-arn", ours],
+    );
+    assert_eq!(conflicting.code, 2, "{conflicting:?}");
 }

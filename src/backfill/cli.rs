@@ -1,4 +1,5 @@
 //! The `backfill` command line: flags (each falling back to the function's environment variable),
+//! `--remove` to take this tool's filter off instead,
 //! output (a progress bar and summary, or one JSON line), and exit codes: 0 when nothing failed,
 //! 1 when a group failed, 2 on a usage or configuration error.
 
@@ -56,6 +57,10 @@ pub struct Args {
     /// Glob of names to leave alone (repeatable or comma-separated).
     #[arg(long, env = "EXCLUDE", value_delimiter = ',')]
     pub exclude: Vec<String>,
+    /// Take this tool's filter (--filter-name, pointing at the destination) off the selected groups
+    /// instead of subscribing them; no other filter is touched.
+    #[arg(long, conflicts_with = "save_parameter")]
+    pub remove: bool,
     /// Make no write; report what would be done.
     #[arg(long)]
     pub dry_run: bool,
@@ -156,7 +161,11 @@ pub async fn main() -> ExitCode {
         desired: DesiredFilter::new(&settings, destination),
         mode: settings.existing_filters,
         selection: settings.selection.clone(),
-        goal: Goal::Subscribe,
+        goal: if args.remove {
+            Goal::Remove
+        } else {
+            Goal::Subscribe
+        },
         dry_run: args.dry_run,
         workers: 16,
         deadline: None,
@@ -186,7 +195,7 @@ pub async fn main() -> ExitCode {
             Ok(line) => println!("{line}"),
             Err(e) => eprintln!("backfill: {e}"),
         },
-        Output::Text => print_text(&summary, args.dry_run, throttled),
+        Output::Text => print_text(&summary, &args, throttled),
     }
     if summary.failed > 0 {
         ExitCode::from(1)
@@ -207,20 +216,25 @@ fn progress_bar(output: Output) -> ProgressBar {
     bar
 }
 
-fn print_text(summary: &Summary, dry_run: bool, throttled: u64) {
-    let note = if dry_run {
+fn print_text(summary: &Summary, args: &Args, throttled: u64) {
+    let note = if args.dry_run {
         " (dry run: nothing was written; outcomes as if applied)"
     } else {
         ""
     };
     println!("{} log groups{note}", summary.total);
+    let (main, count) = if args.remove {
+        (OutcomeLabel::Unsubscribed, summary.unsubscribed)
+    } else {
+        (OutcomeLabel::Subscribed, summary.subscribed)
+    };
     for (label, count) in [
-        (OutcomeLabel::Subscribed, summary.subscribed),
+        (main, count),
         (OutcomeLabel::Unchanged, summary.unchanged),
         (OutcomeLabel::Skipped, summary.skipped),
         (OutcomeLabel::Failed, summary.failed),
     ] {
-        println!("  {label:<11} {count}");
+        println!("  {label:<12} {count}");
     }
     if throttled > 0 {
         println!("  ({throttled} throttled answers were retried)");

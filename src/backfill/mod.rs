@@ -12,7 +12,7 @@ pub mod cli;
 use std::sync::Arc;
 use std::time::Instant;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use tokio::sync::{Mutex, mpsc};
 use tokio::task::JoinSet;
 
@@ -49,7 +49,8 @@ pub enum Goal {
     Subscribe,
     /// Subscribe the selected groups, and take our filter off groups no longer selected.
     SubscribeAndRemoveUnselected,
-    /// Take our filter off every group, and nothing else (the stack is being removed).
+    /// Take our filter off the selected groups, and nothing else (the stack is being removed, with
+    /// every group selected; or `backfill --remove`).
     Remove,
 }
 
@@ -59,19 +60,42 @@ pub struct Summary {
     pub total: u64,
     pub subscribed: u64,
     pub unchanged: u64,
+    /// Groups whose filter of ours was taken off (a removal, or a sweep after the selection
+    /// narrowed; never in a plain backfill).
+    pub unsubscribed: u64,
     pub skipped: u64,
     pub failed: u64,
     pub failures: Vec<Failure>,
-    /// Groups whose filter of ours was taken off (never in a plain backfill).
-    #[serde(skip_serializing_if = "is_zero")]
-    pub unsubscribed: u64,
     /// Where a run cut short by its deadline should continue.
     #[serde(rename = "nextToken", skip_serializing_if = "Option::is_none")]
     pub next_token: Option<String>,
 }
 
-fn is_zero(n: &u64) -> bool {
-    *n == 0
+/// A summary's counts without its failures: what a sweep carries from one invocation to the next,
+/// so its last invocation can report the whole sweep.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Tally {
+    pub total: u64,
+    pub subscribed: u64,
+    pub unchanged: u64,
+    pub unsubscribed: u64,
+    pub skipped: u64,
+    pub failed: u64,
+}
+
+impl Tally {
+    /// This tally with `summary`'s counts added.
+    pub fn plus(self, summary: &Summary) -> Self {
+        Self {
+            total: self.total + summary.total,
+            subscribed: self.subscribed + summary.subscribed,
+            unchanged: self.unchanged + summary.unchanged,
+            unsubscribed: self.unsubscribed + summary.unsubscribed,
+            skipped: self.skipped + summary.skipped,
+            failed: self.failed + summary.failed,
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -123,8 +147,8 @@ where
 
     // The prefix narrows the listing only when groups outside the selection need no visit.
     let prefix = match job.goal {
-        Goal::Subscribe => job.selection.literal_prefix(),
-        Goal::SubscribeAndRemoveUnselected | Goal::Remove => None,
+        Goal::Subscribe | Goal::Remove => job.selection.literal_prefix(),
+        Goal::SubscribeAndRemoveUnselected => None,
     };
     let lister = tokio::spawn(list(
         aws.clone(),
@@ -247,15 +271,17 @@ async fn handle<A: Aws>(aws: &A, job: &Job, group: &LogGroupInfo) -> Outcome {
         dry_run: job.dry_run,
     };
     match (job.goal, job.selection.check(&name)) {
-        (Goal::Remove, _) => subscriber.unsubscribe(aws, &name).await,
-        (_, Ok(())) => subscriber.subscribe(aws, &name).await,
+        (Goal::Remove, Ok(())) => subscriber.unsubscribe(aws, &name).await,
+        (Goal::Subscribe | Goal::SubscribeAndRemoveUnselected, Ok(())) => {
+            subscriber.subscribe(aws, &name).await
+        }
         (Goal::SubscribeAndRemoveUnselected, Err(reason)) => {
             match subscriber.unsubscribe(aws, &name).await {
                 Outcome::Unchanged { .. } => Outcome::Skipped { reason },
                 outcome => outcome,
             }
         }
-        (Goal::Subscribe, Err(reason)) => Outcome::Skipped { reason },
+        (Goal::Subscribe | Goal::Remove, Err(reason)) => Outcome::Skipped { reason },
     }
 }
 
@@ -329,30 +355,76 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn removal_takes_ours_off_every_group_and_nothing_else() {
-        let aws = Arc::new(FakeAws::with_group(
-            "/a",
-            vec![desired().to_filter(), foreign("shipper")],
-            2,
-        ));
-        aws.add_group("/excluded/b", vec![desired().to_filter()]);
-        aws.add_group("/c", vec![foreign("shipper")]);
-        let job = Job {
+    async fn removal_takes_ours_off_the_selected_groups_and_nothing_else() {
+        let groups = || {
+            let aws = Arc::new(FakeAws::with_group(
+                "/a",
+                vec![desired().to_filter(), foreign("shipper")],
+                2,
+            ));
+            aws.add_group("/excluded/b", vec![desired().to_filter()]);
+            aws.add_group("/c", vec![foreign("shipper")]);
+            aws
+        };
+        // Every group selected, as the stack's removal runs it.
+        let aws = groups();
+        let everything = Job {
             goal: Goal::Remove,
+            selection: Selection::new(&[], &[]).expect("valid"),
             ..job()
         };
-        let summary = run(aws.clone(), job, |_| {}).await.expect("listed");
+        let summary = run(aws.clone(), everything, |_| {}).await.expect("listed");
         assert_eq!(
             (summary.unsubscribed, summary.unchanged),
             (2, 1),
             "{summary:?}"
         );
         assert_eq!(aws.filter_names("/a"), vec!["shipper"]);
-        assert!(
-            aws.filter_names("/excluded/b").is_empty(),
-            "removal ignores the selection"
-        );
+        assert!(aws.filter_names("/excluded/b").is_empty());
         assert_eq!(aws.filter_names("/c"), vec!["shipper"]);
+
+        // With a selection (`backfill --remove --exclude ...`), unselected groups keep ours.
+        let aws = groups();
+        let selected = Job {
+            goal: Goal::Remove,
+            ..job()
+        };
+        let summary = run(aws.clone(), selected, |_| {}).await.expect("listed");
+        assert_eq!(
+            (summary.unsubscribed, summary.unchanged, summary.skipped),
+            (1, 1, 1),
+            "{summary:?}"
+        );
+        assert_eq!(aws.filter_names("/excluded/b"), vec!["central-logging"]);
+        let deletes = aws
+            .calls()
+            .iter()
+            .filter(|c| c.starts_with("delete"))
+            .count();
+        assert_eq!(deletes, 1, "{:?}", aws.calls());
+    }
+
+    #[test]
+    fn a_tally_adds_up_slices() {
+        let slice = Summary {
+            total: 3,
+            subscribed: 1,
+            unchanged: 1,
+            unsubscribed: 1,
+            ..Summary::default()
+        };
+        let tally = Tally::default().plus(&slice).plus(&slice);
+        assert_eq!(
+            (
+                tally.total,
+                tally.subscribed,
+                tally.unchanged,
+                tally.unsubscribed
+            ),
+            (6, 2, 2, 2)
+        );
+        let read: Tally = serde_json::from_value(serde_json::json!({"total": 4})).expect("lenient");
+        assert_eq!(read.total, 4);
     }
 
     #[tokio::test]
