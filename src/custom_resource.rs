@@ -3,6 +3,8 @@
 //! filter or selection) start a sweep; Delete takes this stack's filters off every group. Every
 //! request is answered, failures included, so a stack never hangs for an hour.
 
+use std::time::Duration;
+
 use http_body_util::Full;
 use hyper::body::Bytes;
 use hyper_util::client::legacy::Client;
@@ -10,8 +12,13 @@ use hyper_util::rt::TokioExecutor;
 use serde::Serialize;
 use serde_json::{Value, json};
 
+use crate::backfill::Tally;
+
 /// The physical ID of the one sweep resource a stack has.
 pub const PHYSICAL_ID: &str = "auto-subscribe-sweep";
+
+/// CloudFormation waits at most an hour for a custom resource's answer (its default `ServiceTimeout`).
+pub const MAX_SERVICE_TIMEOUT_SECS: u64 = 3600;
 
 /// What CloudFormation asks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -66,6 +73,21 @@ impl CustomResourceRequest {
             .get("RemoveOnDelete")
             .and_then(Value::as_str)
             != Some("false")
+    }
+
+    /// How long CloudFormation waits for the answer: the resource's `ServiceTimeout` (seconds,
+    /// 1 to 3600), or its default and maximum, an hour.
+    pub fn service_timeout(&self) -> Duration {
+        let seconds = match self.properties.get("ServiceTimeout") {
+            Some(Value::String(s)) => s.trim().parse::<u64>().ok(),
+            Some(Value::Number(n)) => n.as_u64(),
+            _ => None,
+        };
+        Duration::from_secs(
+            seconds
+                .unwrap_or(MAX_SERVICE_TIMEOUT_SECS)
+                .clamp(1, MAX_SERVICE_TIMEOUT_SECS),
+        )
     }
 
     /// The answer to PUT to the response URL.
@@ -138,9 +160,14 @@ pub async fn send(url: &str, response: &CustomResourceResponse) -> Result<(), St
     }
 }
 
-/// The data a finished sweep or removal reports back to the stack.
-pub fn counts_data(subscribed: u64, unsubscribed: u64, failed: u64) -> Value {
-    json!({ "Subscribed": subscribed, "Unsubscribed": unsubscribed, "Failed": failed })
+/// The data a removal reports back to the stack: its counts, and whether it covered every group.
+pub fn counts_data(tally: &Tally, complete: bool) -> Value {
+    json!({
+        "Checked": tally.total,
+        "Unsubscribed": tally.unsubscribed,
+        "Failed": tally.failed,
+        "Complete": complete,
+    })
 }
 
 #[cfg(test)]
@@ -174,6 +201,24 @@ mod tests {
         assert!(CustomResourceRequest::read(&request("Destroy")).is_none());
         assert!(CustomResourceRequest::read(&json!({"RequestType": "Create"})).is_none());
         assert!(CustomResourceRequest::read(&Value::Null).is_none());
+    }
+
+    #[test]
+    fn the_service_timeout_is_read_from_the_properties_within_cloudformations_bounds() {
+        let with = |timeout: Value| {
+            let mut r = request("Delete");
+            r["ResourceProperties"]["ServiceTimeout"] = timeout;
+            CustomResourceRequest::read(&r)
+                .expect("a request")
+                .service_timeout()
+        };
+        // CloudFormation passes every property as a string.
+        assert_eq!(with(json!("900")), Duration::from_secs(900));
+        assert_eq!(with(json!(120)), Duration::from_secs(120));
+        assert_eq!(with(json!("99999")), Duration::from_secs(3600));
+        assert_eq!(with(json!("soon")), Duration::from_secs(3600));
+        let read = CustomResourceRequest::read(&request("Delete")).expect("a request");
+        assert_eq!(read.service_timeout(), Duration::from_secs(3600), "default");
     }
 
     #[test]

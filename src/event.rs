@@ -3,8 +3,10 @@
 //! reason to skip, never an error (a typed event that failed to deserialize would make Lambda retry
 //! a payload that can never succeed).
 
+use serde::Deserialize;
 use serde_json::{Value, json};
 
+use crate::backfill::{Summary, Tally};
 use crate::names::{AccountId, LogGroupName};
 
 /// The account and Region the function serves, from its invoked ARN.
@@ -47,18 +49,36 @@ pub struct SweepRequest {
     pub remove: bool,
     /// The CloudFormation request to answer when the sweep ends.
     pub custom_resource: Option<Value>,
+    /// When the sweep's first invocation began, epoch milliseconds; `None` until one has.
+    pub started_at_ms: Option<u64>,
+    /// What the sweep's earlier invocations did, so its last one can report the whole sweep.
+    pub so_far: Tally,
 }
 
-/// The key of a sweep payload: `{"autoSubscribeSweep": {"nextToken", "remove", "customResource"}}`.
+/// The key of a sweep payload:
+/// `{"autoSubscribeSweep": {"nextToken", "remove", "customResource", "startedAtMs", "soFar"}}`.
 pub const CONTINUATION_KEY: &str = "autoSubscribeSweep";
 
 impl SweepRequest {
-    /// The payload that starts this sweep, or continues it from `next_token`.
-    pub fn payload(&self, next_token: Option<&str>) -> Value {
+    /// The request for the invocation after this one: from `next_token`, with `slice` counted.
+    pub fn continued(&self, started_at_ms: u64, slice: &Summary, next_token: &str) -> Self {
+        Self {
+            next_token: Some(next_token.to_owned()),
+            remove: self.remove,
+            custom_resource: self.custom_resource.clone(),
+            started_at_ms: Some(started_at_ms),
+            so_far: self.so_far.plus(slice),
+        }
+    }
+
+    /// The payload that carries this request to an invocation.
+    pub fn payload(&self) -> Value {
         json!({ CONTINUATION_KEY: {
-            "nextToken": next_token,
+            "nextToken": self.next_token,
             "remove": self.remove,
             "customResource": self.custom_resource,
+            "startedAtMs": self.started_at_ms,
+            "soFar": self.so_far,
         }})
     }
 }
@@ -85,6 +105,11 @@ pub fn read_sweep(event: &Value) -> Option<SweepRequest> {
             .get("customResource")
             .filter(|v| v.is_object())
             .cloned(),
+        started_at_ms: sweep.get("startedAtMs").and_then(Value::as_u64),
+        so_far: sweep
+            .get("soFar")
+            .and_then(|v| Tally::deserialize(v).ok())
+            .unwrap_or_default(),
     })
 }
 
@@ -362,14 +387,27 @@ mod tests {
             custom_resource: Some(json!({"RequestId": "r"})),
             ..Default::default()
         };
-        let continued = read_sweep(&removal.payload(Some("token-2"))).expect("a sweep");
+        let slice = Summary {
+            total: 50,
+            unsubscribed: 7,
+            ..Summary::default()
+        };
+        let next = removal.continued(1_700_000_000_000, &slice, "token-2");
+        let read = read_sweep(&next.payload()).expect("a sweep");
+        assert_eq!(read, next);
         assert_eq!(
-            continued,
-            SweepRequest {
-                next_token: Some("token-2".into()),
-                ..removal
-            }
+            (read.next_token.as_deref(), read.started_at_ms),
+            (Some("token-2"), Some(1_700_000_000_000))
         );
+        assert_eq!((read.so_far.total, read.so_far.unsubscribed), (50, 7));
+        assert!(read.remove && read.custom_resource.is_some());
+        // A third invocation adds its slice to the first's.
+        let third = read.continued(1_700_000_000_000, &slice, "token-3");
+        assert_eq!(third.so_far.total, 100);
+        // An older payload without the new keys still reads.
+        let old = json!({CONTINUATION_KEY: {"nextToken": "t", "remove": false}});
+        let read = read_sweep(&old).expect("a sweep");
+        assert_eq!((read.started_at_ms, read.so_far), (None, Tally::default()));
         for other in [
             event(),
             Value::Null,

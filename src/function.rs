@@ -12,7 +12,7 @@ use tracing::{info, warn};
 
 use crate::apply::{Outcome, OutcomeLabel, Subscriber};
 use crate::aws::Aws;
-use crate::backfill::{self, Goal, Job, Summary};
+use crate::backfill::{self, Goal, Job, Summary, Tally};
 use crate::custom_resource::{
     self, CustomResourceRequest, CustomResourceResponse, RequestType, Status, counts_data,
 };
@@ -21,6 +21,7 @@ use crate::event::{FunctionIdentity, SweepRequest, read_create_log_group, read_s
 use crate::metrics::Counts;
 use crate::plan::DesiredFilter;
 use crate::sdk::SdkAws;
+use crate::selection::Selection;
 use crate::settings::{ConfigError, RawSettings, Settings};
 
 /// What the function answers for an event it handled (skips included).
@@ -189,8 +190,8 @@ impl<A: Aws + 'static> Function<A> {
     /// One slice of a sweep over the account, with the same paging, pacing and plan as backfill:
     /// selected groups subscribed and our filter taken off groups no longer selected, or, for a
     /// removal, our filter taken off every group. When the slice ends before the account does,
-    /// the function invokes itself with where to continue; a custom resource's sweep answers
-    /// CloudFormation when it ends.
+    /// the function invokes itself with where to continue; a custom resource's removal answers
+    /// CloudFormation when it ends, or when CloudFormation would stop waiting.
     async fn sweep(
         &self,
         request: SweepRequest,
@@ -202,81 +203,106 @@ impl<A: Aws + 'static> Function<A> {
             .custom_resource
             .as_ref()
             .and_then(CustomResourceRequest::read);
+        let started_at_ms = request.started_at_ms.unwrap_or_else(now_ms);
         if request.next_token.is_none() {
             self.destination.forget();
         }
-        let outcome = async {
+        let slice = async {
             let destination = self
                 .destination
                 .get(self.aws.as_ref(), &identity.region)
                 .await?;
+            let (goal, selection) = if request.remove {
+                // This stack's filter comes off every group, whatever the selection says now.
+                (Goal::Remove, Selection::everything())
+            } else {
+                (
+                    Goal::SubscribeAndRemoveUnselected,
+                    self.settings.selection.clone(),
+                )
+            };
             let job = Job {
                 desired: DesiredFilter::new(&self.settings, destination),
                 mode: self.settings.existing_filters,
-                selection: self.settings.selection.clone(),
-                goal: if request.remove {
-                    Goal::Remove
-                } else {
-                    Goal::SubscribeAndRemoveUnselected
-                },
+                selection,
+                goal,
                 dry_run: false,
                 workers: 8,
                 deadline: Some(deadline),
                 start_token: request.next_token.clone(),
             };
-            let sweep = backfill::run(self.aws.clone(), job, |_| {})
+            let slice = backfill::run(self.aws.clone(), job.clone(), |_| {})
                 .await
                 .map_err(|e| FunctionError::Sweep(format!("listing the log groups: {e}")))?;
-            if let Some(token) = &sweep.next_token {
-                let continuation = request.payload(Some(token));
-                self.aws
-                    .invoke_async(invoked_function_arn, &continuation)
-                    .await
-                    .map_err(|e| {
-                        FunctionError::Sweep(format!("handing on to the next invocation: {e}"))
-                    })?;
-            }
-            Ok::<_, FunctionError>(sweep)
+            Ok::<_, FunctionError>((slice, job.desired))
         }
         .await;
-        let sweep = match (outcome, stack) {
-            (Ok(sweep), None) => sweep,
+        let (slice, desired) = match (slice, stack.as_ref()) {
+            (Ok(done), _) => done,
             (Err(e), None) => return Err(e),
-            (Ok(sweep), Some(_)) if sweep.next_token.is_some() => sweep,
-            // The end of a custom resource's sweep: answer CloudFormation. A removal that could not
-            // finish still answers SUCCESS with the reason, so that deleting the stack is never
-            // blocked by it.
-            (Ok(sweep), Some(stack)) => {
-                let reason = format!("{} groups checked, {} failed", sweep.total, sweep.failed);
-                let data = counts_data(sweep.subscribed, sweep.unsubscribed, sweep.failed);
-                return self
-                    .answer_stack(&stack, Status::Success, &reason, data)
-                    .await;
-            }
-            (Err(e), Some(stack)) => {
-                let status = if stack.request_type == RequestType::Delete {
-                    Status::Success
-                } else {
-                    Status::Failed
-                };
-                let reason = format!("filters left in place: {e}");
-                return self.answer_stack(&stack, status, &reason, json!({})).await;
-            }
+            (Err(e), Some(stack)) => return self.removal_failed(stack, &e).await,
         };
-        info!(
-            total = sweep.total,
-            subscribed = sweep.subscribed,
-            unchanged = sweep.unchanged,
-            unsubscribed = sweep.unsubscribed,
-            skipped = sweep.skipped,
-            failed = sweep.failed,
-            continues = sweep.next_token.is_some(),
-            "sweep slice done"
-        );
-        for failure in &sweep.failures {
-            warn!(log_group = %failure.log_group_name, outcome = "failed", error = %failure.error, "sweep could not subscribe");
+        log_slice(&slice);
+        let whole = request.so_far.plus(&slice);
+        match (slice.next_token.as_deref(), stack) {
+            (Some(_), Some(stack)) if removal_out_of_time(&stack, started_at_ms, now_ms()) => {
+                let reason = removal_cut_short(&stack, &whole, &desired, &identity.region);
+                warn!(
+                    checked = whole.total,
+                    unsubscribed = whole.unsubscribed,
+                    "{reason}"
+                );
+                self.answer_stack(&stack, Status::Success, &reason, counts_data(&whole, false))
+                    .await?;
+            }
+            (Some(token), stack) => {
+                let next = request.continued(started_at_ms, &slice, token);
+                if let Err(e) = self
+                    .aws
+                    .invoke_async(invoked_function_arn, &next.payload())
+                    .await
+                {
+                    let e = FunctionError::Sweep(format!("handing on to the next invocation: {e}"));
+                    match stack {
+                        None => return Err(e),
+                        Some(stack) => return self.removal_failed(&stack, &e).await,
+                    }
+                }
+            }
+            (None, stack) => {
+                info!(
+                    total = whole.total,
+                    subscribed = whole.subscribed,
+                    unchanged = whole.unchanged,
+                    unsubscribed = whole.unsubscribed,
+                    skipped = whole.skipped,
+                    failed = whole.failed,
+                    "sweep done"
+                );
+                if let Some(stack) = stack {
+                    let reason = format!(
+                        "{} log groups checked, this stack's filter taken off {}, {} failed",
+                        whole.total, whole.unsubscribed, whole.failed
+                    );
+                    self.answer_stack(&stack, Status::Success, &reason, counts_data(&whole, true))
+                        .await?;
+                }
+            }
         }
-        Ok(Answer::Sweep(SweepResponse { sweep }))
+        Ok(Answer::Sweep(SweepResponse { sweep: slice }))
+    }
+
+    /// A removal that could not run answers CloudFormation anyway, with SUCCESS, so that deleting
+    /// the stack is never blocked by it; the reason says what was left in place.
+    async fn removal_failed(
+        &self,
+        stack: &CustomResourceRequest,
+        error: &FunctionError,
+    ) -> Result<Answer, FunctionError> {
+        let reason = format!("filters left in place: {error}");
+        warn!(error = %error, "removal could not run");
+        self.answer_stack(stack, Status::Success, &reason, json!({}))
+            .await
     }
 
     /// CloudFormation's custom resource: Create and Update (the destination, filter or selection
@@ -297,7 +323,7 @@ impl<A: Aws + 'static> Function<A> {
                         .destination
                         .get(self.aws.as_ref(), &identity.region)
                         .await?;
-                    let start = SweepRequest::default().payload(None);
+                    let start = SweepRequest::default().payload();
                     self.aws
                         .invoke_async(invoked_function_arn, &start)
                         .await
@@ -324,9 +350,9 @@ impl<A: Aws + 'static> Function<A> {
             }
             RequestType::Delete => {
                 let removal = SweepRequest {
-                    next_token: None,
                     remove: true,
                     custom_resource: Some(stack.raw.clone()),
+                    ..SweepRequest::default()
                 };
                 Box::pin(self.sweep(removal, identity, invoked_function_arn, deadline)).await
             }
@@ -447,6 +473,62 @@ impl Function<SdkAws> {
     }
 }
 
+/// One sweep invocation's counts, and one line per group that failed.
+fn log_slice(slice: &Summary) {
+    info!(
+        total = slice.total,
+        subscribed = slice.subscribed,
+        unchanged = slice.unchanged,
+        unsubscribed = slice.unsubscribed,
+        skipped = slice.skipped,
+        failed = slice.failed,
+        continues = slice.next_token.is_some(),
+        "sweep slice done"
+    );
+    for failure in &slice.failures {
+        warn!(log_group = %failure.log_group_name, outcome = "failed", error = %failure.error, "sweep could not handle a group");
+    }
+}
+
+/// The longest the next invocation of a sweep can take to start and finish: the wait behind events
+/// queued for the one execution environment, listing, then finishing what was listed.
+const NEXT_SLICE_AT_MOST: Duration =
+    Duration::from_secs(120 + SWEEP_SLICE.as_secs() + SWEEP_RESERVE.as_secs());
+
+/// Whether a removal must answer CloudFormation now, because one more invocation might end after
+/// CloudFormation stops waiting (its `ServiceTimeout`, at most an hour, from the Delete request).
+fn removal_out_of_time(stack: &CustomResourceRequest, started_at_ms: u64, now_ms: u64) -> bool {
+    let elapsed = Duration::from_millis(now_ms.saturating_sub(started_at_ms));
+    elapsed + NEXT_SLICE_AT_MOST >= stack.service_timeout()
+}
+
+/// What a removal cut short by CloudFormation's wait says: what it did, what is left, and the
+/// command that finishes it.
+fn removal_cut_short(
+    stack: &CustomResourceRequest,
+    whole: &Tally,
+    desired: &DesiredFilter,
+    region: &str,
+) -> String {
+    let (name, destination) = (desired.name.as_str(), desired.destination.as_str());
+    format!(
+        "removal stopped within CloudFormation's {}s wait: this stack's filter was taken off {} of the {} log groups \
+         checked, and the account has more. Groups not yet checked still hold filter {name:?} to {destination}; \
+         to remove it, run in this account: backfill --remove --region {region} --filter-name '{name}' \
+         --destination-arn {destination}",
+        stack.service_timeout().as_secs(),
+        whole.unsubscribed,
+        whole.total,
+    )
+}
+
+fn now_ms() -> u64 {
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default();
+    u64::try_from(now.as_millis()).unwrap_or(u64::MAX)
+}
+
 /// When a sweep invocation stops listing: [`SWEEP_RESERVE`] before the runtime's deadline (epoch
 /// milliseconds), and at most [`SWEEP_SLICE`] from now.
 fn listing_deadline(deadline_ms: u64) -> Instant {
@@ -483,6 +565,7 @@ pub async fn report_init_error(error: &(dyn std::error::Error + Send + Sync)) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::event::read_sweep;
     use crate::fake::FakeAws;
 
     const ARN: &str = "arn:aws:lambda:us-east-1:111111111111:function:auto-subscribe";
@@ -556,23 +639,55 @@ mod tests {
             panic!("a sweep answer")
         };
         assert_eq!((sweep.total, sweep.next_token.as_deref()), (2, Some("2")));
-        let continuation = SweepRequest::default().payload(Some("2"));
-        assert!(
-            f.aws()
-                .calls()
-                .contains(&format!("invoke {ARN} {continuation}")),
-            "{:?}",
-            f.aws().calls()
-        );
+        let [continuation] = continuations(&f).try_into().expect("one continuation");
+        assert_eq!(continuation.next_token.as_deref(), Some("2"));
+        assert_eq!(continuation.so_far.subscribed, 2, "the slice is counted");
+        let started = continuation
+            .started_at_ms
+            .expect("the sweep's start is carried");
+        assert!(started.abs_diff(now_ms) < 60_000, "{started} vs {now_ms}");
         // The continuation picks up at the third group.
         let answer = f
-            .handle(&continuation, ARN, LATER)
+            .handle(&continuation.payload(), ARN, LATER)
             .await
             .expect("continued");
         let Answer::Sweep(SweepResponse { sweep }) = &answer else {
             panic!("a sweep answer")
         };
         assert_eq!((sweep.total, sweep.next_token.as_deref()), (3, None));
+    }
+
+    /// The sweep requests the function handed on to its next invocation.
+    fn continuations(f: &Function<FakeAws>) -> Vec<SweepRequest> {
+        let prefix = format!("invoke {ARN} ");
+        f.aws()
+            .calls()
+            .iter()
+            .filter_map(|c| c.strip_prefix(&prefix))
+            .map(|payload| {
+                let payload: Value = serde_json::from_str(payload).expect("JSON payload");
+                read_sweep(&payload).expect("a sweep request")
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_removal_answers_before_cloudformation_stops_waiting() {
+        let mut request = serde_json::json!({
+            "RequestType": "Delete", "ResponseURL": "https://example", "StackId": "s",
+            "RequestId": "r", "LogicalResourceId": "Sweep",
+            "ResourceProperties": {"ServiceTimeout": "3600"},
+        });
+        let stack = CustomResourceRequest::read(&request).expect("a request");
+        let start = 1_700_000_000_000;
+        let minutes = |m: u64| start + m * 60_000;
+        assert!(!removal_out_of_time(&stack, start, minutes(0)));
+        assert!(!removal_out_of_time(&stack, start, minutes(50)));
+        // One more slice (up to 5 minutes with its wait to start) would end past the hour.
+        assert!(removal_out_of_time(&stack, start, minutes(56)));
+        request["ResourceProperties"]["ServiceTimeout"] = "600".into();
+        let stack = CustomResourceRequest::read(&request).expect("a request");
+        assert!(removal_out_of_time(&stack, start, minutes(6)));
     }
 
     #[tokio::test]

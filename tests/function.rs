@@ -625,3 +625,130 @@ async fn deleting_the_stack_removes_exactly_its_filters() {
         "answered once"
     );
 }
+
+/// Groups each holding this stack's filter and another vendor's.
+async fn groups_with_ours_and_a_vendors(sender: &Account, central: &Central, count: usize) {
+    for i in 0..count {
+        let group = format!("/app/{i:03}");
+        sender.create_group(&group).await;
+        sender
+            .put_filter(&group, "central-logging", &central.destination_arn)
+            .await;
+        sender
+            .put_filter(&group, "vendor", &central.other_destination_arn)
+            .await;
+    }
+}
+
+/// Runs a removal's invocations the way Lambda would, each with a deadline short enough that it
+/// lists about one page; returns how many invocations it took.
+fn run_removal(function: &mut FunctionProcess, sender: &Account, first: Value) -> usize {
+    let short = std::time::Duration::from_millis(61_500);
+    let mut next = vec![first];
+    let mut invocations = 0;
+    while let Some(event) = next.pop() {
+        let (answer, _) = function.runtime.invoke_within(&event, short);
+        assert!(matches!(answer, Answer::Ok(_)), "{answer:?}");
+        invocations += 1;
+        next.extend(
+            sender
+                .take_invocations()
+                .into_iter()
+                .map(|i| i["payload"].clone()),
+        );
+        assert!(invocations < 10, "the removal must end");
+    }
+    invocations
+}
+
+#[tokio::test]
+async fn a_removal_across_invocations_reports_the_whole_removal() {
+    let (sender, central) = sender_and_central().await;
+    groups_with_ours_and_a_vendors(&sender, &central, 120).await;
+    let cloudformation = ResponseUrl::start();
+    let mut function = FunctionProcess::start(&sender, &[]);
+    let delete = stack_request("Delete", &sender, &cloudformation.url, "true");
+    let invocations = run_removal(&mut function, &sender, delete);
+    assert!(invocations >= 3, "pages of 50: {invocations} invocations");
+    let put = cloudformation.next();
+    assert_eq!(put.body["Status"], "SUCCESS", "{}", put.body);
+    assert_eq!(
+        (
+            &put.body["Data"]["Checked"],
+            &put.body["Data"]["Unsubscribed"],
+            &put.body["Data"]["Complete"]
+        ),
+        (&json!(120), &json!(120), &json!(true)),
+        "counted over every invocation: {}",
+        put.body
+    );
+    assert!(cloudformation.silent_for(std::time::Duration::from_millis(300)));
+    for i in [0, 60, 119] {
+        assert_eq!(
+            sender.filter_names(&format!("/app/{i:03}")).await,
+            ["vendor"]
+        );
+    }
+    let logs = function.stop();
+    assert!(logs.contains("sweep done"), "{logs}");
+}
+
+/// CloudFormation waits at most `ServiceTimeout` (an hour) for the answer: a removal that cannot
+/// finish by then answers SUCCESS in time, so the stack deletes, and says how to finish; the
+/// command it names does.
+#[tokio::test]
+async fn a_removal_out_of_time_answers_in_time_and_names_the_command_that_finishes() {
+    let (sender, central) = sender_and_central().await;
+    groups_with_ours_and_a_vendors(&sender, &central, 70).await;
+    let cloudformation = ResponseUrl::start();
+    let mut function = FunctionProcess::start(&sender, &[]);
+    let mut delete = stack_request("Delete", &sender, &cloudformation.url, "true");
+    // No time for a second invocation.
+    delete["ResourceProperties"]["ServiceTimeout"] = json!("1");
+    let invocations = run_removal(&mut function, &sender, delete);
+    assert_eq!(invocations, 1, "no continuation once out of time");
+    let put = cloudformation.next();
+    assert_eq!(put.body["Status"], "SUCCESS", "{}", put.body);
+    assert_eq!(put.body["Data"]["Complete"], false, "{}", put.body);
+    let done = put.body["Data"]["Unsubscribed"].as_u64().unwrap_or(0);
+    assert!((1..70).contains(&done), "{}", put.body);
+    let reason = put.body["Reason"].as_str().unwrap_or_default();
+    let (_, command) = reason
+        .split_once("run in this account: ")
+        .unwrap_or_else(|| panic!("names a command: {reason}"));
+    assert!(command.starts_with("backfill --remove "), "{command}");
+
+    // The named command, as an operator would paste it, finishes the removal.
+    let left = {
+        let mut left = 0;
+        for i in 0..70 {
+            left += usize::from(sender.filter_names(&format!("/app/{i:03}")).await.len() == 2);
+        }
+        left
+    };
+    assert_eq!(left as u64, 70 - done);
+    let backfill = env!("CARGO_BIN_EXE_backfill");
+    let output = std::process::Command::new("sh")
+        .arg("-c")
+        .arg(format!(
+            "{backfill}{} --rate 1000 --output json",
+            command.trim_start_matches("backfill")
+        ))
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .envs(sender.env())
+        .output()
+        .expect("run the named command");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "{output:?}");
+    let summary: Value = serde_json::from_str(stdout.lines().last().unwrap_or_default())
+        .unwrap_or_else(|e| panic!("{e}: {stdout}"));
+    assert_eq!(summary["unsubscribed"], json!(left), "{summary}");
+    for i in 0..70 {
+        assert_eq!(
+            sender.filter_names(&format!("/app/{i:03}")).await,
+            ["vendor"],
+            "/app/{i:03}"
+        );
+    }
+}
