@@ -266,7 +266,14 @@ def test_rule_and_invoke_settings(expanded):
     types = [r["Type"] for r in template["Resources"].values()]
     assert "AWS::Events::Rule" in types
     function = next(r for r in template["Resources"].values() if r["Type"] == "AWS::Lambda::Function")
-    assert function["Properties"]["ReservedConcurrentExecutions"] == 1
+    # One environment by default (the function's pacing then holds account-wide); none when the
+    # account's concurrency quota is too low to reserve any.
+    assert function["Properties"]["ReservedConcurrentExecutions"] == {
+        "Fn::If": ["ReserveConcurrency", 1, {"Ref": "AWS::NoValue"}]
+    }
+    assert template["Conditions"]["ReserveConcurrency"] == {"Fn::Equals": [{"Ref": "ReservedConcurrency"}, "1"]}
+    reserved = load(SENDER)["Parameters"]["ReservedConcurrency"]
+    assert (reserved["Default"], reserved["AllowedValues"]) == (1, [0, 1])
     assert function["Properties"]["LoggingConfig"]["LogFormat"] == "JSON"
     alarms = [r["Properties"] for r in template["Resources"].values() if r["Type"] == "AWS::CloudWatch::Alarm"]
     assert any(a["Namespace"] == "AutoSubscribe" and a["MetricName"] == "Failed" for a in alarms), "alarm on failed > 0"
@@ -286,6 +293,8 @@ def test_convergence_resources():
     for name in ["DestinationArnParameter", "DestinationArn", "FilterName", "FilterPattern", "Include", "Exclude"]:
         assert name in properties, name
     assert properties["RemoveOnDelete"] == {"Ref": "RemoveFiltersOnDelete"}
+    # The removal on delete answers within this (the function reads it from the request).
+    assert properties["ServiceTimeout"] == 3600
     schedule = template["Resources"]["Function"]["Properties"]["Events"]["Reconcile"]
     assert schedule["Type"] == "Schedule"
     assert schedule["Properties"]["State"] == {"Fn::If": ["Reconcile", "ENABLED", "DISABLED"]}
