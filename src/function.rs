@@ -270,15 +270,7 @@ impl<A: Aws + 'static> Function<A> {
                 }
             }
             (None, stack) => {
-                info!(
-                    total = whole.total,
-                    subscribed = whole.subscribed,
-                    unchanged = whole.unchanged,
-                    unsubscribed = whole.unsubscribed,
-                    skipped = whole.skipped,
-                    failed = whole.failed,
-                    "sweep done"
-                );
+                log_counts("sweep done", &whole);
                 if let Some(stack) = stack {
                     let reason = format!(
                         "{} log groups checked, this stack's filter taken off {}, {} failed",
@@ -475,19 +467,23 @@ impl Function<SdkAws> {
 
 /// One sweep invocation's counts, and one line per group that failed.
 fn log_slice(slice: &Summary) {
-    info!(
-        total = slice.total,
-        subscribed = slice.subscribed,
-        unchanged = slice.unchanged,
-        unsubscribed = slice.unsubscribed,
-        skipped = slice.skipped,
-        failed = slice.failed,
-        continues = slice.next_token.is_some(),
-        "sweep slice done"
-    );
+    log_counts("sweep slice done", &Tally::default().plus(slice));
     for failure in &slice.failures {
         warn!(log_group = %failure.log_group_name, outcome = "failed", error = %failure.error, "sweep could not handle a group");
     }
+}
+
+/// One line with a sweep's counts: one invocation's, or the whole sweep's when it ends.
+fn log_counts(message: &str, counts: &Tally) {
+    info!(
+        total = counts.total,
+        subscribed = counts.subscribed,
+        unchanged = counts.unchanged,
+        unsubscribed = counts.unsubscribed,
+        skipped = counts.skipped,
+        failed = counts.failed,
+        "{message}"
+    );
 }
 
 /// The longest the next invocation of a sweep can take to start and finish: the wait behind events

@@ -569,12 +569,7 @@ async fn the_custom_resource_answers_failure_too() {
 async fn deleting_the_stack_removes_exactly_its_filters() {
     let (sender, central) = sender_and_central().await;
     let (ours, vendor) = (&central.destination_arn, &central.other_destination_arn);
-    for i in 0..6 {
-        let group = format!("/app/{i}");
-        sender.create_group(&group).await;
-        sender.put_filter(&group, "central-logging", ours).await;
-        sender.put_filter(&group, "vendor", vendor).await;
-    }
+    groups_with_ours_and_a_vendors(&sender, &central, 6).await;
     // Our name to another destination, and our destination under another name: not this stack's.
     sender.create_group("/app/same-name").await;
     sender
@@ -595,7 +590,7 @@ async fn deleting_the_stack_removes_exactly_its_filters() {
         "false",
     ));
     assert_eq!(cloudformation.next().body["Status"], "SUCCESS");
-    assert_eq!(sender.filters("/app/0").await.len(), 2);
+    assert_eq!(sender.filters("/app/000").await.len(), 2);
 
     function.runtime.invoke(&stack_request(
         "Delete",
@@ -608,7 +603,7 @@ async fn deleting_the_stack_removes_exactly_its_filters() {
     assert_eq!(put.body["Data"]["Unsubscribed"], 6);
     for i in 0..6 {
         assert_eq!(
-            sender.filters(&format!("/app/{i}")).await,
+            sender.filters(&format!("/app/{i:03}")).await,
             vec![("vendor".to_owned(), vendor.clone())]
         );
     }
