@@ -221,8 +221,9 @@ impl<A: Aws + 'static> Function<A> {
                     self.settings.selection.clone(),
                 )
             };
+            let desired = DesiredFilter::new(&self.settings, destination);
             let job = Job {
-                desired: DesiredFilter::new(&self.settings, destination),
+                desired: desired.clone(),
                 mode: self.settings.existing_filters,
                 selection,
                 goal,
@@ -231,10 +232,10 @@ impl<A: Aws + 'static> Function<A> {
                 deadline: Some(deadline),
                 start_token: request.next_token.clone(),
             };
-            let slice = backfill::run(self.aws.clone(), job.clone(), |_| {})
+            let slice = backfill::run(self.aws.clone(), job, |_| {})
                 .await
                 .map_err(|e| FunctionError::Sweep(format!("listing the log groups: {e}")))?;
-            Ok::<_, FunctionError>((slice, job.desired))
+            Ok::<_, FunctionError>((slice, desired))
         }
         .await;
         let (slice, desired) = match (slice, stack.as_ref()) {
@@ -507,10 +508,12 @@ fn removal_cut_short(
     region: &str,
 ) -> String {
     let (name, destination) = (desired.name.as_str(), desired.destination.as_str());
+    // Quoted for a POSIX shell: a filter name may hold spaces and quotes.
+    let quoted = format!("'{}'", name.replace('\'', r"'\''"));
     format!(
         "removal stopped within CloudFormation's {}s wait: this stack's filter was taken off {} of the {} log groups \
          checked, and the account has more. Groups not yet checked still hold filter {name:?} to {destination}; \
-         to remove it, run in this account: backfill --remove --region {region} --filter-name '{name}' \
+         to remove it, run in this account: backfill --remove --region {region} --filter-name {quoted} \
          --destination-arn {destination}",
         stack.service_timeout().as_secs(),
         whole.unsubscribed,
@@ -665,6 +668,30 @@ mod tests {
                 read_sweep(&payload).expect("a sweep request")
             })
             .collect()
+    }
+
+    #[test]
+    fn the_command_that_finishes_a_removal_quotes_the_filter_name_for_a_shell() {
+        let stack = CustomResourceRequest::read(&serde_json::json!({
+            "RequestType": "Delete", "ResponseURL": "https://example", "StackId": "s",
+            "RequestId": "r", "LogicalResourceId": "Sweep",
+        }))
+        .expect("a request");
+        let settings = RawSettings {
+            filter_name: Some("it's ours".into()),
+            ..RawSettings::default()
+        }
+        .parse()
+        .expect("valid");
+        let destination = crate::names::DestinationArn::parse(DEST).expect("valid");
+        let desired = DesiredFilter::new(&settings, destination);
+        let reason = removal_cut_short(&stack, &Tally::default(), &desired, "us-east-1");
+        assert!(
+            reason.ends_with(&format!(
+                "backfill --remove --region us-east-1 --filter-name 'it'\\''s ours' --destination-arn {DEST}"
+            )),
+            "{reason}"
+        );
     }
 
     #[test]
