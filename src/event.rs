@@ -6,7 +6,7 @@
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use crate::backfill::{Summary, Tally};
+use crate::backfill::Tally;
 use crate::names::{AccountId, LogGroupName};
 
 /// The account and Region the function serves, from its invoked ARN.
@@ -61,7 +61,7 @@ pub const CONTINUATION_KEY: &str = "autoSubscribeSweep";
 
 impl SweepRequest {
     /// The request for the invocation after this one: from `next_token`, with `slice` counted.
-    pub fn continued(&self, started_at_ms: u64, slice: &Summary, next_token: &str) -> Self {
+    pub fn continued(&self, started_at_ms: u64, slice: &Tally, next_token: &str) -> Self {
         Self {
             next_token: Some(next_token.to_owned()),
             remove: self.remove,
@@ -387,10 +387,10 @@ mod tests {
             custom_resource: Some(json!({"RequestId": "r"})),
             ..Default::default()
         };
-        let slice = Summary {
+        let slice = Tally {
             total: 50,
             unsubscribed: 7,
-            ..Summary::default()
+            ..Tally::default()
         };
         let next = removal.continued(1_700_000_000_000, &slice, "token-2");
         let read = read_sweep(&next.payload()).expect("a sweep");

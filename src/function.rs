@@ -53,15 +53,9 @@ impl Answer {
     pub fn counts(&self) -> Counts {
         let mut counts = Counts::default();
         match self {
-            Answer::Group(response) => counts.add(response.outcome),
+            Answer::Group(response) => counts.outcomes.add(response.outcome),
             Answer::Stack(_) => {}
-            Answer::Sweep(SweepResponse { sweep }) => {
-                counts.subscribed = sweep.subscribed;
-                counts.unchanged = sweep.unchanged;
-                counts.unsubscribed = sweep.unsubscribed;
-                counts.skipped = sweep.skipped;
-                counts.failed = sweep.failed;
-            }
+            Answer::Sweep(SweepResponse { sweep }) => counts.outcomes = sweep.counts,
         }
         counts
     }
@@ -244,7 +238,7 @@ impl<A: Aws + 'static> Function<A> {
             (Err(e), Some(stack)) => return self.removal_failed(stack, &e).await,
         };
         log_slice(&slice);
-        let whole = request.so_far.plus(&slice);
+        let whole = request.so_far.plus(&slice.counts);
         match (slice.next_token.as_deref(), stack) {
             (Some(_), Some(stack)) if removal_out_of_time(&stack, started_at_ms, now_ms()) => {
                 let reason = removal_cut_short(&stack, &whole, &desired, &identity.region);
@@ -257,7 +251,7 @@ impl<A: Aws + 'static> Function<A> {
                     .await?;
             }
             (Some(token), stack) => {
-                let next = request.continued(started_at_ms, &slice, token);
+                let next = request.continued(started_at_ms, &slice.counts, token);
                 if let Err(e) = self
                     .aws
                     .invoke_async(invoked_function_arn, &next.payload())
@@ -451,10 +445,11 @@ impl Function<SdkAws> {
         let result = self.handle(event, invoked_function_arn, deadline_ms).await;
         let mut counts = match &result {
             Ok(answer) => answer.counts(),
-            Err(_) => Counts {
-                failed: 1,
-                ..Counts::default()
-            },
+            Err(_) => {
+                let mut counts = Counts::default();
+                counts.outcomes.add(OutcomeLabel::Failed);
+                counts
+            }
         };
         counts.throttled_retries = throttled().saturating_sub(before);
         let function_name = std::env::var("AWS_LAMBDA_FUNCTION_NAME").unwrap_or_default();
@@ -468,7 +463,7 @@ impl Function<SdkAws> {
 
 /// One sweep invocation's counts, and one line per group that failed.
 fn log_slice(slice: &Summary) {
-    log_counts("sweep slice done", &Tally::default().plus(slice));
+    log_counts("sweep slice done", &slice.counts);
     for failure in &slice.failures {
         warn!(log_group = %failure.log_group_name, outcome = "failed", error = %failure.error, "sweep could not handle a group");
     }
@@ -609,7 +604,11 @@ mod tests {
             panic!("a sweep answer")
         };
         assert_eq!(
-            (sweep.total, sweep.subscribed, sweep.next_token),
+            (
+                sweep.counts.total,
+                sweep.counts.subscribed,
+                sweep.next_token
+            ),
             (5, 5, None)
         );
         assert!(
@@ -637,7 +636,10 @@ mod tests {
         let Answer::Sweep(SweepResponse { sweep }) = &answer else {
             panic!("a sweep answer")
         };
-        assert_eq!((sweep.total, sweep.next_token.as_deref()), (2, Some("2")));
+        assert_eq!(
+            (sweep.counts.total, sweep.next_token.as_deref()),
+            (2, Some("2"))
+        );
         let [continuation] = continuations(&f).try_into().expect("one continuation");
         assert_eq!(continuation.next_token.as_deref(), Some("2"));
         assert_eq!(continuation.so_far.subscribed, 2, "the slice is counted");
@@ -653,7 +655,7 @@ mod tests {
         let Answer::Sweep(SweepResponse { sweep }) = &answer else {
             panic!("a sweep answer")
         };
-        assert_eq!((sweep.total, sweep.next_token.as_deref()), (3, None));
+        assert_eq!((sweep.counts.total, sweep.next_token.as_deref()), (3, None));
     }
 
     /// The sweep requests the function handed on to its next invocation.

@@ -4,41 +4,29 @@
 
 use serde_json::{Value, json};
 
-use crate::apply::OutcomeLabel;
+use crate::backfill::Tally;
 
 pub const NAMESPACE: &str = "AutoSubscribe";
 
-/// What one invocation (or one sweep) did.
+/// What one invocation did.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Counts {
-    pub subscribed: u64,
-    pub unchanged: u64,
-    pub unsubscribed: u64,
-    pub skipped: u64,
-    pub failed: u64,
+    /// The groups it handled, by outcome (an event's one group, or a sweep slice's).
+    pub outcomes: Tally,
     /// Throttled answers that were retried.
     pub throttled_retries: u64,
 }
 
 impl Counts {
-    pub fn add(&mut self, label: OutcomeLabel) {
-        match label {
-            OutcomeLabel::Subscribed => self.subscribed += 1,
-            OutcomeLabel::Unchanged => self.unchanged += 1,
-            OutcomeLabel::Unsubscribed => self.unsubscribed += 1,
-            OutcomeLabel::Skipped => self.skipped += 1,
-            OutcomeLabel::Failed => self.failed += 1,
-        }
-    }
-
     /// The EMF document for these counts, as of `timestamp_ms`.
     pub fn emf(&self, function_name: &str, timestamp_ms: u128) -> Value {
+        let outcomes = &self.outcomes;
         let metrics = [
-            ("Subscribed", self.subscribed),
-            ("Unchanged", self.unchanged),
-            ("Unsubscribed", self.unsubscribed),
-            ("Skipped", self.skipped),
-            ("Failed", self.failed),
+            ("Subscribed", outcomes.subscribed),
+            ("Unchanged", outcomes.unchanged),
+            ("Unsubscribed", outcomes.unsubscribed),
+            ("Skipped", outcomes.skipped),
+            ("Failed", outcomes.failed),
             ("ThrottledRetries", self.throttled_retries),
         ];
         let mut document = json!({
@@ -62,6 +50,7 @@ impl Counts {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::apply::OutcomeLabel;
 
     #[test]
     fn an_emf_document_declares_every_value_it_carries() {
@@ -69,9 +58,9 @@ mod tests {
             throttled_retries: 3,
             ..Counts::default()
         };
-        counts.add(OutcomeLabel::Subscribed);
-        counts.add(OutcomeLabel::Failed);
-        counts.add(OutcomeLabel::Failed);
+        counts.outcomes.add(OutcomeLabel::Subscribed);
+        counts.outcomes.add(OutcomeLabel::Failed);
+        counts.outcomes.add(OutcomeLabel::Failed);
         let doc = counts.emf("auto-subscribe", 1_700_000_000_000);
         assert_eq!(doc["_aws"]["Timestamp"], 1_700_000_000_000u64);
         let directive = &doc["_aws"]["CloudWatchMetrics"][0];

@@ -197,7 +197,7 @@ pub async fn main() -> ExitCode {
         },
         Output::Text => print_text(&summary, &args, throttled),
     }
-    if summary.failed > 0 {
+    if summary.counts.failed > 0 {
         ExitCode::from(1)
     } else {
         ExitCode::SUCCESS
@@ -222,17 +222,17 @@ fn print_text(summary: &Summary, args: &Args, throttled: u64) {
     } else {
         ""
     };
-    println!("{} log groups{note}", summary.total);
+    println!("{} log groups{note}", summary.counts.total);
     let (main, count) = if args.remove {
-        (OutcomeLabel::Unsubscribed, summary.unsubscribed)
+        (OutcomeLabel::Unsubscribed, summary.counts.unsubscribed)
     } else {
-        (OutcomeLabel::Subscribed, summary.subscribed)
+        (OutcomeLabel::Subscribed, summary.counts.subscribed)
     };
     for (label, count) in [
         (main, count),
-        (OutcomeLabel::Unchanged, summary.unchanged),
-        (OutcomeLabel::Skipped, summary.skipped),
-        (OutcomeLabel::Failed, summary.failed),
+        (OutcomeLabel::Unchanged, summary.counts.unchanged),
+        (OutcomeLabel::Skipped, summary.counts.skipped),
+        (OutcomeLabel::Failed, summary.counts.failed),
     ] {
         println!("  {label:<12} {count}");
     }

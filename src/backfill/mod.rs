@@ -54,9 +54,22 @@ pub enum Goal {
     Remove,
 }
 
-/// The run's result, as `--output json` prints it.
+/// The run's result, as `--output json` prints it: the counts, then the failures.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct Summary {
+    #[serde(flatten)]
+    pub counts: Tally,
+    pub failures: Vec<Failure>,
+    /// Where a run cut short by its deadline should continue.
+    #[serde(rename = "nextToken", skip_serializing_if = "Option::is_none")]
+    pub next_token: Option<String>,
+}
+
+/// How many groups ended in each outcome: a run's, an invocation's (for its metrics line), or a
+/// whole sweep's, carried from one invocation to the next so its last can report it.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Tally {
     pub total: u64,
     pub subscribed: u64,
     pub unchanged: u64,
@@ -65,35 +78,30 @@ pub struct Summary {
     pub unsubscribed: u64,
     pub skipped: u64,
     pub failed: u64,
-    pub failures: Vec<Failure>,
-    /// Where a run cut short by its deadline should continue.
-    #[serde(rename = "nextToken", skip_serializing_if = "Option::is_none")]
-    pub next_token: Option<String>,
-}
-
-/// A summary's counts without its failures: what a sweep carries from one invocation to the next,
-/// so its last invocation can report the whole sweep.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(default)]
-pub struct Tally {
-    pub total: u64,
-    pub subscribed: u64,
-    pub unchanged: u64,
-    pub unsubscribed: u64,
-    pub skipped: u64,
-    pub failed: u64,
 }
 
 impl Tally {
-    /// This tally with `summary`'s counts added.
-    pub fn plus(self, summary: &Summary) -> Self {
+    /// Counts one group's outcome.
+    pub fn add(&mut self, label: OutcomeLabel) {
+        self.total += 1;
+        match label {
+            OutcomeLabel::Subscribed => self.subscribed += 1,
+            OutcomeLabel::Unchanged => self.unchanged += 1,
+            OutcomeLabel::Unsubscribed => self.unsubscribed += 1,
+            OutcomeLabel::Skipped => self.skipped += 1,
+            OutcomeLabel::Failed => self.failed += 1,
+        }
+    }
+
+    /// This tally with `other`'s counts added.
+    pub fn plus(self, other: &Tally) -> Self {
         Self {
-            total: self.total + summary.total,
-            subscribed: self.subscribed + summary.subscribed,
-            unchanged: self.unchanged + summary.unchanged,
-            unsubscribed: self.unsubscribed + summary.unsubscribed,
-            skipped: self.skipped + summary.skipped,
-            failed: self.failed + summary.failed,
+            total: self.total + other.total,
+            subscribed: self.subscribed + other.subscribed,
+            unchanged: self.unchanged + other.unchanged,
+            unsubscribed: self.unsubscribed + other.unsubscribed,
+            skipped: self.skipped + other.skipped,
+            failed: self.failed + other.failed,
         }
     }
 }
@@ -107,19 +115,12 @@ pub struct Failure {
 
 impl Summary {
     fn record(&mut self, group: &str, outcome: &Outcome) {
-        self.total += 1;
-        match outcome {
-            Outcome::Subscribed { .. } => self.subscribed += 1,
-            Outcome::Unchanged { .. } => self.unchanged += 1,
-            Outcome::Unsubscribed { .. } => self.unsubscribed += 1,
-            Outcome::Skipped { .. } => self.skipped += 1,
-            Outcome::Failed { error, .. } => {
-                self.failed += 1;
-                self.failures.push(Failure {
-                    log_group_name: group.to_owned(),
-                    error: error.clone(),
-                });
-            }
+        self.counts.add(outcome.label());
+        if let Outcome::Failed { error, .. } = outcome {
+            self.failures.push(Failure {
+                log_group_name: group.to_owned(),
+                error: error.clone(),
+            });
         }
     }
 }
@@ -333,7 +334,7 @@ mod tests {
                 ..job()
             };
             let summary = run(aws.clone(), job, |_| {}).await.expect("listed");
-            total += summary.total;
+            total += summary.counts.total;
             runs += 1;
             token = summary.next_token;
             if token.is_none() {
@@ -375,7 +376,7 @@ mod tests {
         };
         let summary = run(aws.clone(), everything, |_| {}).await.expect("listed");
         assert_eq!(
-            (summary.unsubscribed, summary.unchanged),
+            (summary.counts.unsubscribed, summary.counts.unchanged),
             (2, 1),
             "{summary:?}"
         );
@@ -391,7 +392,11 @@ mod tests {
         };
         let summary = run(aws.clone(), selected, |_| {}).await.expect("listed");
         assert_eq!(
-            (summary.unsubscribed, summary.unchanged, summary.skipped),
+            (
+                summary.counts.unsubscribed,
+                summary.counts.unchanged,
+                summary.counts.skipped
+            ),
             (1, 1, 1),
             "{summary:?}"
         );
@@ -406,13 +411,14 @@ mod tests {
 
     #[test]
     fn a_tally_adds_up_slices() {
-        let slice = Summary {
-            total: 3,
-            subscribed: 1,
-            unchanged: 1,
-            unsubscribed: 1,
-            ..Summary::default()
-        };
+        let mut slice = Tally::default();
+        for label in [
+            OutcomeLabel::Subscribed,
+            OutcomeLabel::Unchanged,
+            OutcomeLabel::Unsubscribed,
+        ] {
+            slice.add(label);
+        }
         let tally = Tally::default().plus(&slice).plus(&slice);
         assert_eq!(
             (
@@ -441,7 +447,11 @@ mod tests {
         };
         let summary = run(aws.clone(), narrowed, |_| {}).await.expect("listed");
         assert_eq!(
-            (summary.subscribed, summary.unsubscribed, summary.skipped),
+            (
+                summary.counts.subscribed,
+                summary.counts.unsubscribed,
+                summary.counts.skipped
+            ),
             (1, 1, 1),
             "{summary:?}"
         );
@@ -462,10 +472,10 @@ mod tests {
         let summary = summary.expect("listed");
         assert_eq!(
             (
-                summary.total,
-                summary.subscribed,
-                summary.unchanged,
-                summary.skipped
+                summary.counts.total,
+                summary.counts.subscribed,
+                summary.counts.unchanged,
+                summary.counts.skipped
             ),
             (3, 1, 1, 1)
         );
@@ -483,8 +493,12 @@ mod tests {
         aws.fail_nth("put central-logging", 1, exhausted);
         let (summary, aws) = run_on(aws).await;
         let summary = summary.expect("listed");
-        assert_eq!((summary.subscribed, summary.failed), (1, 0), "{summary:?}");
-        assert_eq!(summary.total, 1, "counted once");
+        assert_eq!(
+            (summary.counts.subscribed, summary.counts.failed),
+            (1, 0),
+            "{summary:?}"
+        );
+        assert_eq!(summary.counts.total, 1, "counted once");
         assert_eq!(aws.filter_names("/a"), vec!["central-logging"]);
     }
 
@@ -498,7 +512,7 @@ mod tests {
         );
         let (summary, aws) = run_on(aws).await;
         let summary = summary.expect("listed");
-        assert_eq!(summary.failed, 1);
+        assert_eq!(summary.counts.failed, 1);
         assert_eq!(summary.failures[0].log_group_name, "/a");
         assert_eq!(
             aws.calls().iter().filter(|c| c.starts_with("put")).count(),
