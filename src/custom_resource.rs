@@ -12,7 +12,7 @@ use hyper_util::rt::TokioExecutor;
 use serde::Serialize;
 use serde_json::{Value, json};
 
-use crate::backfill::Tally;
+use crate::apply::Tally;
 
 /// The physical ID of the one sweep resource a stack has.
 pub const PHYSICAL_ID: &str = "auto-subscribe-sweep";

@@ -6,7 +6,7 @@
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use crate::backfill::Tally;
+use crate::apply::Tally;
 use crate::names::{AccountId, LogGroupName};
 
 /// The account and Region the function serves, from its invoked ARN.

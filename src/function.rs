@@ -10,9 +10,9 @@ use serde_json::{Value, json};
 use thiserror::Error;
 use tracing::{info, warn};
 
-use crate::apply::{Outcome, OutcomeLabel, Subscriber};
+use crate::apply::{Outcome, OutcomeLabel, Subscriber, Tally};
 use crate::aws::Aws;
-use crate::backfill::{self, Goal, Job, Summary, Tally};
+use crate::backfill::{self, Goal, Job, Summary};
 use crate::custom_resource::{
     self, CustomResourceRequest, CustomResourceResponse, RequestType, Status, counts_data,
 };

@@ -4,7 +4,7 @@
 
 use serde_json::{Value, json};
 
-use crate::backfill::Tally;
+use crate::apply::Tally;
 
 pub const NAMESPACE: &str = "AutoSubscribe";
 

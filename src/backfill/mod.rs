@@ -12,11 +12,11 @@ pub mod cli;
 use std::sync::Arc;
 use std::time::Instant;
 
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use tokio::sync::{Mutex, mpsc};
 use tokio::task::JoinSet;
 
-use crate::apply::{Outcome, OutcomeLabel, Subscriber};
+use crate::apply::{Outcome, OutcomeLabel, Subscriber, Tally};
 use crate::aws::{ApiError, Aws, LogGroupInfo};
 use crate::names::{Arn, LogGroupName};
 use crate::plan::DesiredFilter;
@@ -63,47 +63,6 @@ pub struct Summary {
     /// Where a run cut short by its deadline should continue.
     #[serde(rename = "nextToken", skip_serializing_if = "Option::is_none")]
     pub next_token: Option<String>,
-}
-
-/// How many groups ended in each outcome: a run's, an invocation's (for its metrics line), or a
-/// whole sweep's, carried from one invocation to the next so its last can report it.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(default)]
-pub struct Tally {
-    pub total: u64,
-    pub subscribed: u64,
-    pub unchanged: u64,
-    /// Groups whose filter of ours was taken off (a removal, or a sweep after the selection
-    /// narrowed; never in a plain backfill).
-    pub unsubscribed: u64,
-    pub skipped: u64,
-    pub failed: u64,
-}
-
-impl Tally {
-    /// Counts one group's outcome.
-    pub fn add(&mut self, label: OutcomeLabel) {
-        self.total += 1;
-        match label {
-            OutcomeLabel::Subscribed => self.subscribed += 1,
-            OutcomeLabel::Unchanged => self.unchanged += 1,
-            OutcomeLabel::Unsubscribed => self.unsubscribed += 1,
-            OutcomeLabel::Skipped => self.skipped += 1,
-            OutcomeLabel::Failed => self.failed += 1,
-        }
-    }
-
-    /// This tally with `other`'s counts added.
-    pub fn plus(self, other: &Tally) -> Self {
-        Self {
-            total: self.total + other.total,
-            subscribed: self.subscribed + other.subscribed,
-            unchanged: self.unchanged + other.unchanged,
-            unsubscribed: self.unsubscribed + other.unsubscribed,
-            skipped: self.skipped + other.skipped,
-            failed: self.failed + other.failed,
-        }
-    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -407,30 +366,6 @@ mod tests {
             .filter(|c| c.starts_with("delete"))
             .count();
         assert_eq!(deletes, 1, "{:?}", aws.calls());
-    }
-
-    #[test]
-    fn a_tally_adds_up_slices() {
-        let mut slice = Tally::default();
-        for label in [
-            OutcomeLabel::Subscribed,
-            OutcomeLabel::Unchanged,
-            OutcomeLabel::Unsubscribed,
-        ] {
-            slice.add(label);
-        }
-        let tally = Tally::default().plus(&slice).plus(&slice);
-        assert_eq!(
-            (
-                tally.total,
-                tally.subscribed,
-                tally.unchanged,
-                tally.unsubscribed
-            ),
-            (6, 2, 2, 2)
-        );
-        let read: Tally = serde_json::from_value(serde_json::json!({"total": 4})).expect("lenient");
-        assert_eq!(read.total, 4);
     }
 
     #[tokio::test]
