@@ -1,6 +1,7 @@
 //! Subscribing one log group: describe its filters, plan, and carry the plan out through [`Aws`],
 //! so that a failure half way never leaves the group with fewer filters than it had: a filter removed
-//! to make room is put back if ours then cannot be put.
+//! to make room is put back if ours then cannot be put. Also what became of a group ([`Outcome`]) and
+//! the [`Tally`] of outcomes that run summaries, sweeps and metrics lines count.
 
 use std::fmt;
 
