@@ -61,6 +61,11 @@ impl Destination {
         }
     }
 
+    /// A destination already read and checked: every [`Destination::get`] answers it at no cost.
+    pub fn fixed(arn: DestinationArn) -> Self {
+        Self::new(DestinationSource::Arn(arn), Duration::ZERO)
+    }
+
     /// Drops the cached destination, so the next [`Destination::get`] reads the parameter again
     /// (a sweep starts from what the stack says now, not from five minutes ago).
     pub fn forget(&self) {

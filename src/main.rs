@@ -1,13 +1,14 @@
-//! The Lambda function: builds its clients once per cold start and hands each event to
+//! The Lambda function: builds its clients once per cold start and hands each invocation to
 //! [`auto_subscribe::function::Function`].
 // The runtime's future nests the handler's (a sweep's included) deeper than the default limit of
 // the compiler's layout queries; this is a compile-time limit only.
 #![recursion_limit = "256"]
 
-use auto_subscribe::function::{Function, report_init_error, settings_from_env};
-use auto_subscribe::pacing::{FILTER_API_QUOTA, Pacing};
-use auto_subscribe::retry::RetryPolicy;
-use auto_subscribe::sdk::{SdkAws, load_config};
+use auto_subscribe::aws::pacing::{FILTER_API_QUOTA, Pacing};
+use auto_subscribe::aws::retry::RetryPolicy;
+use auto_subscribe::aws::sdk::{SdkAws, load_config};
+use auto_subscribe::function::Function;
+use auto_subscribe::function::runtime::{report_init_error, settings_from_env};
 use lambda_runtime::{Error, LambdaEvent, service_fn};
 use serde_json::Value;
 
@@ -22,7 +23,7 @@ async fn main() -> Result<(), Error> {
             return Err(e.into());
         }
     };
-    let config = load_config().await;
+    let config = load_config(None, None).await;
     // The stack reserves one concurrent execution, so these buckets pace the function account-wide:
     // a burst of new log groups queues up instead of tripping CloudWatch Logs' 5 requests/s quotas.
     let aws =

@@ -238,6 +238,73 @@ impl RoleArn {
     }
 }
 
+/// The ARN the function was invoked by, `arn:PARTITION:lambda:REGION:ACCOUNT:function:NAME`
+/// (with a qualifier, maybe): the account and Region it serves, and where it hands a sweep on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FunctionArn {
+    arn: String,
+    partition: String,
+    region: String,
+    account: AccountId,
+    name: String,
+}
+
+impl FunctionArn {
+    pub fn parse(arn: &str) -> Result<Self, InvalidName> {
+        let parts: Vec<&str> = arn.split(':').collect();
+        match parts.as_slice() {
+            [
+                "arn",
+                partition,
+                "lambda",
+                region,
+                account,
+                "function",
+                name,
+                ..,
+            ] if !partition.is_empty() && !region.is_empty() && !name.is_empty() => {
+                let account = AccountId::parse(account)
+                    .map_err(|e| InvalidName(format!("invoked function ARN {arn:?}: {e}")))?;
+                Ok(Self {
+                    arn: arn.to_owned(),
+                    partition: (*partition).to_owned(),
+                    region: (*region).to_owned(),
+                    account,
+                    name: (*name).to_owned(),
+                })
+            }
+            _ => Err(InvalidName(format!("{arn:?} is not a Lambda function ARN"))),
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.arn
+    }
+
+    pub fn partition(&self) -> &str {
+        &self.partition
+    }
+
+    pub fn region(&self) -> &str {
+        &self.region
+    }
+
+    pub fn account(&self) -> &AccountId {
+        &self.account
+    }
+
+    /// The function's name, without a qualifier.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+}
+
+impl fmt::Display for FunctionArn {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.arn)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -290,6 +357,18 @@ mod tests {
                 "{text}"
             );
         }
+    }
+
+    #[test]
+    fn function_arns() {
+        let arn = FunctionArn::parse("arn:aws:lambda:eu-west-1:123456789012:function:f:live")
+            .expect("qualified ARN");
+        assert_eq!(arn.region(), "eu-west-1");
+        assert_eq!(arn.account().as_str(), "123456789012");
+        assert_eq!((arn.partition(), arn.name()), ("aws", "f"));
+        assert!(FunctionArn::parse("").is_err());
+        assert!(FunctionArn::parse("arn:aws:lambda:us-east-1:12:function:f").is_err());
+        assert!(FunctionArn::parse("arn:aws:s3:::bucket").is_err());
     }
 
     #[test]

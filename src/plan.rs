@@ -6,67 +6,42 @@
 //! group is full (`LimitExceededException`: the per-group limit is not hard-coded, it has been 1 and is
 //! 2 today) is a filter removed before the put, one at a time from [`FilterPlan::evict_when_full`].
 
-use crate::names::{DestinationArn, FilterName, RoleArn};
-use crate::settings::{Distribution, ExistingFilters, Settings};
+use std::fmt;
+use std::str::FromStr;
 
-/// A subscription filter as DescribeSubscriptionFilters reports it, or as we put it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SubscriptionFilter {
-    pub name: String,
-    pub destination_arn: String,
-    pub filter_pattern: String,
-    pub role_arn: Option<String>,
-    pub distribution: Option<String>,
-    /// Milliseconds since the epoch; orders "oldest first" when room must be made.
-    pub creation_time: Option<i64>,
+use crate::filter::{DesiredFilter, SubscriptionFilter};
+
+/// What to do with subscription filters on a group that are not ours (`EXISTING_FILTERS`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ExistingFilters {
+    /// Ours ends up the group's only filter (seed 003's behaviour).
+    #[default]
+    Replace,
+    /// Others stay while there is room; when the group is full the oldest other goes.
+    MakeRoom,
+    /// Others are never touched; a full group is skipped.
+    Keep,
 }
 
-/// The filter this tool wants on every selected group.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct DesiredFilter {
-    pub name: FilterName,
-    pub destination: DestinationArn,
-    pub pattern: String,
-    pub role: Option<RoleArn>,
-    pub distribution: Option<Distribution>,
+impl FromStr for ExistingFilters {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s.trim() {
+            "replace" => Ok(Self::Replace),
+            "make-room" => Ok(Self::MakeRoom),
+            "keep" => Ok(Self::Keep),
+            other => Err(format!("{other:?} is not one of replace, make-room, keep")),
+        }
+    }
 }
 
-impl DesiredFilter {
-    pub fn new(settings: &Settings, destination: DestinationArn) -> Self {
-        Self {
-            name: settings.filter_name.clone(),
-            destination,
-            pattern: settings.filter_pattern.clone(),
-            role: settings.role_arn.clone(),
-            distribution: settings.distribution,
-        }
-    }
-
-    /// True when `existing` already is this filter: same destination, pattern, role and distribution.
-    /// An unset distribution is AWS's default, `ByLogStream`.
-    pub fn matches(&self, existing: &SubscriptionFilter) -> bool {
-        let wanted_distribution = self
-            .distribution
-            .unwrap_or(Distribution::ByLogStream)
-            .as_str();
-        existing.name == self.name.as_str()
-            && existing.destination_arn == self.destination.as_str()
-            && existing.filter_pattern == self.pattern
-            && existing.role_arn.as_deref().filter(|r| !r.is_empty())
-                == self.role.as_ref().map(RoleArn::as_str)
-            && existing.distribution.as_deref().unwrap_or("ByLogStream") == wanted_distribution
-    }
-
-    /// The filter as PutSubscriptionFilter takes it.
-    pub fn to_filter(&self) -> SubscriptionFilter {
-        SubscriptionFilter {
-            name: self.name.as_str().to_owned(),
-            destination_arn: self.destination.as_str().to_owned(),
-            filter_pattern: self.pattern.clone(),
-            role_arn: self.role.as_ref().map(|r| r.as_str().to_owned()),
-            distribution: self.distribution.map(|d| d.as_str().to_owned()),
-            creation_time: None,
-        }
+impl fmt::Display for ExistingFilters {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::Replace => "replace",
+            Self::MakeRoom => "make-room",
+            Self::Keep => "keep",
+        })
     }
 }
 
@@ -141,20 +116,21 @@ pub fn plan(
 /// The writes that take this tool's filter off a group (stack removal, or a group no longer
 /// selected): ours, matched by name *and* destination, and nothing else.
 pub fn removal(existing: &[SubscriptionFilter], desired: &DesiredFilter) -> FilterPlan {
-    let ours = |f: &&SubscriptionFilter| {
-        f.name == desired.name.as_str() && f.destination_arn == desired.destination.as_str()
-    };
     FilterPlan {
-        remove_after: existing.iter().filter(ours).cloned().collect(),
+        remove_after: existing
+            .iter()
+            .filter(|f| desired.is_ours(f))
+            .cloned()
+            .collect(),
         ..FilterPlan::default()
     }
 }
 
 #[cfg(test)]
 mod tests {
+    use super::ExistingFilters::{Keep, MakeRoom, Replace};
     use super::*;
-    use crate::fake::{DEST, desired};
-    use crate::settings::ExistingFilters::{Keep, MakeRoom, Replace};
+    use crate::aws::fake::{DEST, desired};
 
     const OLD_DEST: &str = "arn:aws:logs:us-east-1:999999999999:destination:old";
     const OTHER: &str = "arn:aws:lambda:us-east-1:111111111111:function:shipper";
@@ -433,25 +409,6 @@ mod tests {
     }
 
     #[test]
-    fn desired_settings_are_what_is_put() {
-        let d = DesiredFilter {
-            pattern: "{ $.level = \"ERROR\" }".into(),
-            role: Some(RoleArn::parse("arn:aws:iam::111111111111:role/cwl").expect("valid")),
-            distribution: Some(Distribution::Random),
-            ..desired()
-        };
-        let f = d.to_filter();
-        assert_eq!(f.filter_pattern, "{ $.level = \"ERROR\" }");
-        assert_eq!(
-            f.role_arn.as_deref(),
-            Some("arn:aws:iam::111111111111:role/cwl")
-        );
-        assert_eq!(f.distribution.as_deref(), Some("Random"));
-        assert!(d.matches(&f), "a filter put from the settings matches them");
-        assert!(!desired().matches(&f));
-    }
-
-    #[test]
     fn removal_takes_ours_and_only_ours() {
         let same_name_elsewhere = filter("central-logging", OTHER, 2);
         let duplicate = filter("Destination", DEST, 3);
@@ -468,17 +425,5 @@ mod tests {
             assert_eq!(names(&p.remove_after), removed, "{existing:?}");
             assert!(p.put.is_none() && p.evict_when_full.is_empty());
         }
-    }
-
-    #[test]
-    fn unset_distribution_means_by_log_stream() {
-        let mut f = ours();
-        f.distribution = None;
-        assert!(desired().matches(&f));
-        let random = DesiredFilter {
-            distribution: Some(Distribution::Random),
-            ..desired()
-        };
-        assert!(!random.matches(&f));
     }
 }

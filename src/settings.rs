@@ -3,77 +3,15 @@
 //! variables (`backfill`), then checked once into [`Settings`]. A bad value is an error naming the
 //! variable and the flag.
 
-use std::fmt;
-use std::str::FromStr;
-
 use thiserror::Error;
 
+use crate::filter::FilterSpec;
 use crate::names::{DestinationArn, FilterName, RoleArn};
+use crate::plan::ExistingFilters;
 use crate::selection::{Selection, split_globs};
 
 pub const DEFAULT_PARAMETER: &str = "/central-logging/destination-arn";
 pub const DEFAULT_FILTER_NAME: &str = "central-logging";
-
-/// What to do with subscription filters on a group that are not ours (`EXISTING_FILTERS`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum ExistingFilters {
-    /// Ours ends up the group's only filter (seed 003's behaviour).
-    #[default]
-    Replace,
-    /// Others stay while there is room; when the group is full the oldest other goes.
-    MakeRoom,
-    /// Others are never touched; a full group is skipped.
-    Keep,
-}
-
-impl FromStr for ExistingFilters {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
-        match s.trim() {
-            "replace" => Ok(Self::Replace),
-            "make-room" => Ok(Self::MakeRoom),
-            "keep" => Ok(Self::Keep),
-            other => Err(format!("{other:?} is not one of replace, make-room, keep")),
-        }
-    }
-}
-
-impl fmt::Display for ExistingFilters {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            Self::Replace => "replace",
-            Self::MakeRoom => "make-room",
-            Self::Keep => "keep",
-        })
-    }
-}
-
-/// How CloudWatch Logs spreads events over a Kinesis destination's shards (`DISTRIBUTION`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Distribution {
-    ByLogStream,
-    Random,
-}
-
-impl Distribution {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::ByLogStream => "ByLogStream",
-            Self::Random => "Random",
-        }
-    }
-}
-
-impl FromStr for Distribution {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
-        match s.trim() {
-            "ByLogStream" => Ok(Self::ByLogStream),
-            "Random" => Ok(Self::Random),
-            other => Err(format!("{other:?} is not ByLogStream or Random")),
-        }
-    }
-}
 
 /// Where the destination ARN comes from.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -84,7 +22,8 @@ pub enum DestinationSource {
     Arn(DestinationArn),
 }
 
-/// A setting, by its environment variable and its `backfill` flag.
+/// A setting, by its environment variable and its `backfill` flag: the one place either name is
+/// written down. The function reads the variables; `backfill`'s flags fall back to them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Setting {
     DestinationArnParameter,
@@ -99,11 +38,11 @@ pub enum Setting {
 }
 
 impl Setting {
-    /// The environment variable; `--destination-arn` has none, so its flag stands in.
-    pub fn env(self) -> &'static str {
-        match self {
+    /// The environment variable; `--destination-arn` has none.
+    pub const fn env(self) -> Option<&'static str> {
+        Some(match self {
             Self::DestinationArnParameter => "DESTINATION_ARN_PARAMETER",
-            Self::DestinationArn => "--destination-arn",
+            Self::DestinationArn => return None,
             Self::FilterName => "FILTER_NAME",
             Self::FilterPattern => "FILTER_PATTERN",
             Self::RoleArn => "ROLE_ARN",
@@ -111,29 +50,29 @@ impl Setting {
             Self::ExistingFilters => "EXISTING_FILTERS",
             Self::Include => "INCLUDE",
             Self::Exclude => "EXCLUDE",
+        })
+    }
+
+    /// The `backfill` flag, without its leading `--`.
+    pub const fn long(self) -> &'static str {
+        match self {
+            Self::DestinationArnParameter => "destination-arn-parameter",
+            Self::DestinationArn => "destination-arn",
+            Self::FilterName => "filter-name",
+            Self::FilterPattern => "filter-pattern",
+            Self::RoleArn => "role-arn",
+            Self::Distribution => "distribution",
+            Self::ExistingFilters => "existing-filters",
+            Self::Include => "include",
+            Self::Exclude => "exclude",
         }
     }
 
     /// How an error names the setting: `EXISTING_FILTERS (--existing-filters)`.
     pub fn name(self) -> String {
-        if self.env() == self.flag() {
-            self.flag().to_owned()
-        } else {
-            format!("{} ({})", self.env(), self.flag())
-        }
-    }
-
-    pub fn flag(self) -> &'static str {
-        match self {
-            Self::DestinationArnParameter => "--destination-arn-parameter",
-            Self::DestinationArn => "--destination-arn",
-            Self::FilterName => "--filter-name",
-            Self::FilterPattern => "--filter-pattern",
-            Self::RoleArn => "--role-arn",
-            Self::Distribution => "--distribution",
-            Self::ExistingFilters => "--existing-filters",
-            Self::Include => "--include",
-            Self::Exclude => "--exclude",
+        match self.env() {
+            Some(var) => format!("{var} (--{})", self.long()),
+            None => format!("--{}", self.long()),
         }
     }
 }
@@ -173,13 +112,14 @@ impl RawSettings {
     /// Reads the variables in the README's table through `lookup` (normally `std::env::var`).
     /// Blank values count as unset, as CloudFormation passes empty parameters through as "".
     pub fn from_env(lookup: impl Fn(&str) -> Option<String>) -> Self {
-        let get = |s: Setting| lookup(s.env()).filter(|v| !v.trim().is_empty());
+        let read = |s: Setting| s.env().and_then(&lookup);
+        let get = |s: Setting| read(s).filter(|v| !v.trim().is_empty());
         Self {
             destination_arn_parameter: get(Setting::DestinationArnParameter),
             destination_arn: None,
             filter_name: get(Setting::FilterName),
             // A pattern may legitimately be blank (every event), so it is not filtered.
-            filter_pattern: lookup(Setting::FilterPattern.env()),
+            filter_pattern: read(Setting::FilterPattern),
             role_arn: get(Setting::RoleArn),
             distribution: get(Setting::Distribution),
             existing_filters: get(Setting::ExistingFilters),
@@ -234,10 +174,12 @@ impl RawSettings {
             .map_err(|e| ConfigError::new(Setting::Exclude, e.to_string()))?;
         Ok(Settings {
             destination,
-            filter_name,
-            filter_pattern,
-            role_arn,
-            distribution,
+            filter: FilterSpec {
+                name: filter_name,
+                pattern: filter_pattern,
+                role: role_arn,
+                distribution,
+            },
             existing_filters,
             selection,
         })
@@ -261,10 +203,8 @@ fn parameter_name(name: &str) -> Result<String, ConfigError> {
 #[derive(Debug, Clone)]
 pub struct Settings {
     pub destination: DestinationSource,
-    pub filter_name: FilterName,
-    pub filter_pattern: String,
-    pub role_arn: Option<RoleArn>,
-    pub distribution: Option<Distribution>,
+    /// Our filter, but for its destination.
+    pub filter: FilterSpec,
     pub existing_filters: ExistingFilters,
     pub selection: Selection,
 }
@@ -272,6 +212,7 @@ pub struct Settings {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::filter::Distribution;
     use std::collections::HashMap;
 
     fn from(vars: &[(&str, &str)]) -> Result<Settings, ConfigError> {
@@ -289,11 +230,11 @@ mod tests {
             s.destination,
             DestinationSource::Parameter(DEFAULT_PARAMETER.into())
         );
-        assert_eq!(s.filter_name.as_str(), "central-logging");
-        assert_eq!(s.filter_pattern, "");
+        assert_eq!(s.filter.name.as_str(), "central-logging");
+        assert_eq!(s.filter.pattern, "");
         assert_eq!(s.existing_filters, ExistingFilters::Replace);
-        assert_eq!(s.distribution, None);
-        assert_eq!(s.role_arn, None);
+        assert_eq!(s.filter.distribution, None);
+        assert_eq!(s.filter.role, None);
     }
 
     #[test]
@@ -310,9 +251,9 @@ mod tests {
         ])
         .expect("valid");
         assert_eq!(s.destination, DestinationSource::Parameter("/x/y".into()));
-        assert_eq!(s.filter_name.as_str(), "ours");
-        assert_eq!(s.filter_pattern, "ERROR");
-        assert_eq!(s.distribution, Some(Distribution::Random));
+        assert_eq!(s.filter.name.as_str(), "ours");
+        assert_eq!(s.filter.pattern, "ERROR");
+        assert_eq!(s.filter.distribution, Some(Distribution::Random));
         assert_eq!(s.existing_filters, ExistingFilters::MakeRoom);
         assert_eq!(s.selection.literal_prefix(), Some("/aws/".into()));
     }
@@ -345,6 +286,6 @@ mod tests {
         let s =
             from(&[("EXISTING_FILTERS", ""), ("ROLE_ARN", " "), ("INCLUDE", "")]).expect("valid");
         assert_eq!(s.existing_filters, ExistingFilters::Replace);
-        assert_eq!(s.role_arn, None);
+        assert_eq!(s.filter.role, None);
     }
 }

@@ -17,11 +17,11 @@ use aws_smithy_mocks::{Rule, RuleMode, mock, mock_client};
 use aws_smithy_types::error::ErrorMetadata;
 use std::sync::atomic::Ordering;
 
+use auto_subscribe::aws::retry::RetryPolicy;
+use auto_subscribe::aws::sdk::SdkAws;
 use auto_subscribe::aws::{ApiError, Aws};
+use auto_subscribe::filter::SubscriptionFilter;
 use auto_subscribe::names::LogGroupName;
-use auto_subscribe::plan::SubscriptionFilter;
-use auto_subscribe::retry::RetryPolicy;
-use auto_subscribe::sdk::SdkAws;
 
 const FAST: RetryPolicy = RetryPolicy {
     max_attempts: 4,

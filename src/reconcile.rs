@@ -1,164 +1,101 @@
-//! Subscribing one log group: describe its filters, plan, and carry the plan out through [`Aws`],
-//! so that a failure half way never leaves the group with fewer filters than it had: a filter removed
-//! to make room is put back if ours then cannot be put. Also what became of a group ([`Outcome`]) and
-//! the [`Tally`] of outcomes that run summaries, sweeps and metrics lines count.
-
-use std::fmt;
-
-use serde::{Deserialize, Serialize};
+//! One log group brought in line with the rules: the [`Decision`], then its filters described, the
+//! [`plan`](crate::plan) made, and its writes carried out through [`Aws`] so that a failure half way
+//! never leaves the group with fewer filters than it had (a filter removed to make room is put back
+//! if ours then cannot be put). The function's events and every sweep reconcile a group here.
 
 use crate::aws::{ApiError, Aws};
+use crate::decision::{Decision, Goal, LogGroup, decide};
+use crate::destination::{Destination, DestinationError};
+use crate::filter::{DesiredFilter, FilterSpec, SubscriptionFilter};
 use crate::names::{AccountId, LogGroupName};
-use crate::plan::{DesiredFilter, FilterPlan, SubscriptionFilter, plan, removal};
-use crate::settings::ExistingFilters;
+use crate::outcome::{GONE, NO_FREE_SLOT, Outcome};
+use crate::plan::{ExistingFilters, FilterPlan, plan, removal};
+use crate::selection::Selection;
 
-/// What became of one log group.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Outcome {
-    /// Ours was created or changed; `removed` lists the filters taken off the group.
-    Subscribed { removed: Vec<String> },
-    /// Ours already matched; `removed` lists duplicates taken off (usually none: then no write at all).
-    Unchanged { removed: Vec<String> },
-    /// Ours was taken off (the stack is being removed, or the group is no longer selected).
-    Unsubscribed { removed: Vec<String> },
-    /// Not ours to subscribe, or cannot be: the reason says which.
-    Skipped { reason: String },
-    /// Could not be done; the message says what to fix. `retryable` when the cause was transient
-    /// (retries ran out on throttling or 5xx), so a later attempt may succeed.
-    Failed { error: String, retryable: bool },
-}
-
-impl Outcome {
-    pub fn label(&self) -> OutcomeLabel {
-        match self {
-            Self::Subscribed { .. } => OutcomeLabel::Subscribed,
-            Self::Unchanged { .. } => OutcomeLabel::Unchanged,
-            Self::Unsubscribed { .. } => OutcomeLabel::Unsubscribed,
-            Self::Skipped { .. } => OutcomeLabel::Skipped,
-            Self::Failed { .. } => OutcomeLabel::Failed,
-        }
-    }
-
-    pub fn removed(&self) -> &[String] {
-        match self {
-            Self::Subscribed { removed }
-            | Self::Unchanged { removed }
-            | Self::Unsubscribed { removed } => removed,
-            _ => &[],
-        }
-    }
-
-    /// The skip reason or failure message.
-    pub fn reason(&self) -> Option<&str> {
-        match self {
-            Self::Skipped { reason } => Some(reason),
-            Self::Failed { error, .. } => Some(error),
-            _ => None,
-        }
-    }
-
-    pub fn skipped(reason: impl Into<String>) -> Self {
-        Self::Skipped {
-            reason: reason.into(),
-        }
-    }
-
-    /// A failure whose message is `error`, caused by `cause`.
-    pub fn failed(error: String, cause: &ApiError) -> Self {
-        Self::Failed {
-            error,
-            retryable: matches!(cause, ApiError::RetriesExhausted { .. }),
-        }
-    }
-}
-
-/// The outcome's name in responses, logs and summaries.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum OutcomeLabel {
-    Subscribed,
-    Unchanged,
-    Unsubscribed,
-    Skipped,
-    Failed,
-}
-
-impl fmt::Display for OutcomeLabel {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.pad(match self {
-            Self::Subscribed => "subscribed",
-            Self::Unchanged => "unchanged",
-            Self::Unsubscribed => "unsubscribed",
-            Self::Skipped => "skipped",
-            Self::Failed => "failed",
-        })
-    }
-}
-
-/// How many groups ended in each outcome: a run's, an invocation's (for its metrics line), or a
-/// whole sweep's, carried from one invocation to the next so its last can report it.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(default)]
-pub struct Tally {
-    pub total: u64,
-    pub subscribed: u64,
-    pub unchanged: u64,
-    /// Groups whose filter of ours was taken off (a removal, or a sweep after the selection
-    /// narrowed; never in a plain backfill).
-    pub unsubscribed: u64,
-    pub skipped: u64,
-    pub failed: u64,
-}
-
-impl Tally {
-    /// Counts one group's outcome.
-    pub fn add(&mut self, label: OutcomeLabel) {
-        self.total += 1;
-        match label {
-            OutcomeLabel::Subscribed => self.subscribed += 1,
-            OutcomeLabel::Unchanged => self.unchanged += 1,
-            OutcomeLabel::Unsubscribed => self.unsubscribed += 1,
-            OutcomeLabel::Skipped => self.skipped += 1,
-            OutcomeLabel::Failed => self.failed += 1,
-        }
-    }
-
-    /// This tally with `other`'s counts added.
-    pub fn plus(self, other: &Tally) -> Self {
-        Self {
-            total: self.total + other.total,
-            subscribed: self.subscribed + other.subscribed,
-            unchanged: self.unchanged + other.unchanged,
-            unsubscribed: self.unsubscribed + other.unsubscribed,
-            skipped: self.skipped + other.skipped,
-            failed: self.failed + other.failed,
-        }
-    }
-}
-
-pub const GONE: &str = "log group no longer exists";
-pub const NO_FREE_SLOT: &str = "no free slot";
-
-/// Everything about one group's subscription that does not change from group to group.
-#[derive(Debug, Clone)]
-pub struct Subscriber<'a> {
-    pub desired: &'a DesiredFilter,
+/// Everything a reconcile needs that is the same for every group of an event or a run.
+#[derive(Debug, Clone, Copy)]
+pub struct Reconciler<'a> {
+    /// Our filter, but for its destination.
+    pub filter: &'a FilterSpec,
     pub mode: ExistingFilters,
-    /// This account, to name in an access-denied message (the destination policy must allow it).
-    pub account: Option<&'a AccountId>,
+    /// Which groups are ours; a stack's removal selects every group.
+    pub selection: &'a Selection,
+    pub goal: Goal,
+    /// The destination, read (and checked to be in `region`) only when a group needs it, so a
+    /// skipped group costs no read.
+    pub destination: &'a Destination,
+    pub region: &'a str,
     /// Plan and report, but write nothing.
     pub dry_run: bool,
+}
+
+impl Reconciler<'_> {
+    /// Decides what to do with `group`, then does it. `Err` only when the destination cannot be
+    /// used, which is no fault of the group's; everything else is an [`Outcome`].
+    pub async fn reconcile(
+        &self,
+        aws: &impl Aws,
+        group: &LogGroup,
+    ) -> Result<Outcome, DestinationError> {
+        Ok(match decide(group, self.selection, self.goal) {
+            Decision::Skip { reason } => Outcome::Skipped { reason },
+            Decision::Subscribe => {
+                let desired = self.desired(aws).await?;
+                self.writer(&desired, group)
+                    .subscribe(aws, &group.name)
+                    .await
+            }
+            Decision::Unsubscribe { unselected } => {
+                let desired = self.desired(aws).await?;
+                let outcome = self
+                    .writer(&desired, group)
+                    .unsubscribe(aws, &group.name)
+                    .await;
+                match (outcome, unselected) {
+                    // Not selected, and nothing of ours to take off: a plain skip.
+                    (Outcome::Unchanged { .. }, Some(reason)) => Outcome::Skipped { reason },
+                    (outcome, _) => outcome,
+                }
+            }
+        })
+    }
+
+    async fn desired(&self, aws: &impl Aws) -> Result<DesiredFilter, DestinationError> {
+        let destination = self.destination.get(aws, self.region).await?;
+        Ok(self.filter.to(destination))
+    }
+
+    fn writer<'b>(&self, desired: &'b DesiredFilter, group: &'b LogGroup) -> Subscriber<'b> {
+        Subscriber {
+            desired,
+            mode: self.mode,
+            account: group.account.as_ref(),
+            dry_run: self.dry_run,
+        }
+    }
+}
+
+/// The writes for one group, once its filters are known: ours put (or taken off), in the order that
+/// never leaves the group with less than it had.
+#[derive(Debug, Clone)]
+struct Subscriber<'a> {
+    desired: &'a DesiredFilter,
+    mode: ExistingFilters,
+    /// This account, to name in an access-denied message (the destination policy must allow it).
+    account: Option<&'a AccountId>,
+    /// Plan and report, but write nothing.
+    dry_run: bool,
 }
 
 impl Subscriber<'_> {
     /// Brings one group to having our filter. Never panics and never returns early with the group
     /// holding less than it had.
-    pub async fn subscribe(&self, aws: &impl Aws, group: &LogGroupName) -> Outcome {
+    async fn subscribe(&self, aws: &impl Aws, group: &LogGroupName) -> Outcome {
         let existing = match aws.describe_subscription_filters(group).await {
             Ok(filters) => filters,
             Err(ApiError::NotFound(_)) => return Outcome::skipped(GONE),
             Err(e) => {
-                return Outcome::failed(format!("describing its subscription filters: {e}"), &e);
+                return failed(format!("describing its subscription filters: {e}"), &e);
             }
         };
         let plan = plan(&existing, self.desired, self.mode);
@@ -175,12 +112,12 @@ impl Subscriber<'_> {
 
     /// Takes our filter (by name and destination) off one group, and nothing else. `Unchanged`
     /// when the group holds nothing of ours.
-    pub async fn unsubscribe(&self, aws: &impl Aws, group: &LogGroupName) -> Outcome {
+    async fn unsubscribe(&self, aws: &impl Aws, group: &LogGroupName) -> Outcome {
         let existing = match aws.describe_subscription_filters(group).await {
             Ok(filters) => filters,
             Err(ApiError::NotFound(_)) => return Outcome::skipped(GONE),
             Err(e) => {
-                return Outcome::failed(format!("describing its subscription filters: {e}"), &e);
+                return failed(format!("describing its subscription filters: {e}"), &e);
             }
         };
         let plan = removal(&existing, self.desired);
@@ -214,10 +151,7 @@ impl Subscriber<'_> {
                     (ApiError::GroupFull(_), true) => candidates.next(),
                     _ => {
                         let note = restore(aws, group, &evicted).await;
-                        return Outcome::failed(
-                            format!("{}{note}", self.put_failure(&error)),
-                            &error,
-                        );
+                        return failed(format!("{}{note}", self.put_failure(&error)), &error);
                     }
                 };
                 let Some(next) = next else {
@@ -238,7 +172,7 @@ impl Subscriber<'_> {
                         let note = restore(aws, group, &evicted).await;
                         let error =
                             format!("removing filter {:?} to make room: {e}{note}", next.name);
-                        return Outcome::failed(error, &e);
+                        return failed(error, &e);
                     }
                 }
             }
@@ -257,10 +191,7 @@ impl Subscriber<'_> {
                     } else {
                         ""
                     };
-                    return Outcome::failed(
-                        format!("{done}removing filter {:?}: {e}", filter.name),
-                        &e,
-                    );
+                    return failed(format!("{done}removing filter {:?}: {e}", filter.name), &e);
                 }
             }
         }
@@ -318,6 +249,11 @@ async fn restore(aws: &impl Aws, group: &LogGroupName, evicted: &[&SubscriptionF
     }
 }
 
+/// A failure whose message is `error`, caused by `cause`.
+fn failed(error: String, cause: &ApiError) -> Outcome {
+    Outcome::failed(error, cause.is_transient())
+}
+
 /// What a dry run reports: the outcome the plan would have if every write succeeded.
 fn as_if_applied(plan: &FilterPlan) -> Outcome {
     let removed = plan.remove_after.iter().map(|f| f.name.clone()).collect();
@@ -331,8 +267,8 @@ fn as_if_applied(plan: &FilterPlan) -> Outcome {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::fake::{DEST, FakeAws, desired};
-    use crate::settings::ExistingFilters::{Keep, MakeRoom, Replace};
+    use crate::aws::fake::{DEST, FakeAws, desired};
+    use crate::plan::ExistingFilters::{Keep, MakeRoom, Replace};
 
     const OTHER: &str = "arn:aws:lambda:us-east-1:111111111111:function:shipper";
     const GROUP: &str = "/aws/lambda/orders";
@@ -363,30 +299,6 @@ mod tests {
         }
         .subscribe(aws, &group())
         .await
-    }
-
-    #[test]
-    fn a_tally_adds_up_slices() {
-        let mut slice = Tally::default();
-        for label in [
-            OutcomeLabel::Subscribed,
-            OutcomeLabel::Unchanged,
-            OutcomeLabel::Unsubscribed,
-        ] {
-            slice.add(label);
-        }
-        let tally = Tally::default().plus(&slice).plus(&slice);
-        assert_eq!(
-            (
-                tally.total,
-                tally.subscribed,
-                tally.unchanged,
-                tally.unsubscribed
-            ),
-            (6, 2, 2, 2)
-        );
-        let read: Tally = serde_json::from_value(serde_json::json!({"total": 4})).expect("lenient");
-        assert_eq!(read.total, 4);
     }
 
     #[tokio::test]

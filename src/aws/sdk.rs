@@ -17,11 +17,11 @@ use aws_sdk_cloudwatchlogs::types::Distribution;
 use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
 use aws_smithy_types::error::display::DisplayErrorContext;
 
-use crate::aws::{ApiError, Aws, LogGroupInfo, LogGroupPage};
+use super::pacing::{Api, Pacing};
+use super::retry::RetryPolicy;
+use super::{ApiError, Aws, LogGroupInfo, LogGroupPage};
+use crate::filter::SubscriptionFilter;
 use crate::names::LogGroupName;
-use crate::pacing::{Api, Pacing};
-use crate::plan::SubscriptionFilter;
-use crate::retry::RetryPolicy;
 
 /// Counters of what the adapter did, for logs, metrics and benchmarks.
 #[derive(Debug, Default)]
@@ -43,11 +43,17 @@ pub struct SdkAws {
     pacing: Option<Arc<Pacing>>,
 }
 
-/// Loads the SDK configuration the standard way (region, credentials, `AWS_ENDPOINT_URL`, profiles).
-pub async fn load_config() -> SdkConfig {
-    aws_config::defaults(aws_config::BehaviorVersion::latest())
-        .load()
-        .await
+/// Loads the SDK configuration the standard way (region, credentials, `AWS_ENDPOINT_URL`,
+/// profiles), with a Region or a profile given on the command line taking precedence.
+pub async fn load_config(region: Option<&str>, profile: Option<&str>) -> SdkConfig {
+    let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest());
+    if let Some(region) = region {
+        loader = loader.region(aws_config::Region::new(region.to_owned()));
+    }
+    if let Some(profile) = profile {
+        loader = loader.profile_name(profile);
+    }
+    loader.load().await
 }
 
 impl SdkAws {

@@ -1,7 +1,7 @@
-//! The `backfill` command line: flags (each falling back to the function's environment variable),
-//! `--remove` to take this tool's filter off instead,
-//! output (a progress bar and summary, or one JSON line), and exit codes: 0 when nothing failed,
-//! 1 when a group failed, 2 on a usage or configuration error.
+//! The `backfill` command line: flags (each falling back to the function's environment variable,
+//! both named once in [`Setting`]), `--remove` to take this tool's filter off instead, output (a
+//! progress bar and summary, or one JSON line), and exit codes: 0 when nothing failed, 1 when a
+//! group failed, 2 on a usage or configuration error.
 
 use std::io::IsTerminal;
 use std::process::ExitCode;
@@ -12,15 +12,15 @@ use std::time::Duration;
 use clap::{Parser, ValueEnum};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
-use super::{Goal, Job, Progress, Summary, run};
-use crate::apply::OutcomeLabel;
-use crate::aws::Aws;
-use crate::destination::Destination;
-use crate::pacing::{FILTER_API_QUOTA, Pacing};
-use crate::plan::DesiredFilter;
-use crate::retry::RetryPolicy;
-use crate::sdk::SdkAws;
-use crate::settings::{DEFAULT_PARAMETER, DestinationSource, RawSettings};
+use auto_subscribe::aws::Aws;
+use auto_subscribe::aws::pacing::{FILTER_API_QUOTA, Pacing};
+use auto_subscribe::aws::retry::RetryPolicy;
+use auto_subscribe::aws::sdk::{SdkAws, load_config};
+use auto_subscribe::decision::Goal;
+use auto_subscribe::destination::Destination;
+use auto_subscribe::outcome::OutcomeLabel;
+use auto_subscribe::settings::{DEFAULT_PARAMETER, DestinationSource, RawSettings, Setting};
+use auto_subscribe::sweep::engine::{Job, Progress, Summary, run};
 
 /// Subscribes the log groups that already exist to the central logging destination, with the same
 /// plan as the auto-subscribe function, paced under CloudWatch Logs' API quotas.
@@ -28,34 +28,42 @@ use crate::settings::{DEFAULT_PARAMETER, DestinationSource, RawSettings};
 #[command(name = "backfill", version, max_term_width = 100)]
 pub struct Args {
     /// SSM parameter holding the destination ARN.
-    #[arg(long, env = "DESTINATION_ARN_PARAMETER", default_value = DEFAULT_PARAMETER)]
+    #[arg(
+        long = Setting::DestinationArnParameter.long(),
+        env = Setting::DestinationArnParameter.env(),
+        default_value = DEFAULT_PARAMETER
+    )]
     pub destination_arn_parameter: String,
     /// Use this destination ARN instead of reading the parameter.
-    #[arg(long)]
+    #[arg(long = Setting::DestinationArn.long())]
     pub destination_arn: Option<String>,
     /// Store --destination-arn into the parameter first (as seed 003's init script did).
     #[arg(long, requires = "destination_arn")]
     pub save_parameter: bool,
     /// The name of the filter this tool owns [default: central-logging].
-    #[arg(long, env = "FILTER_NAME")]
+    #[arg(long = Setting::FilterName.long(), env = Setting::FilterName.env())]
     pub filter_name: Option<String>,
     /// CloudWatch Logs filter pattern [default: empty, every event].
-    #[arg(long, env = "FILTER_PATTERN", allow_hyphen_values = true)]
+    #[arg(
+        long = Setting::FilterPattern.long(),
+        env = Setting::FilterPattern.env(),
+        allow_hyphen_values = true
+    )]
     pub filter_pattern: Option<String>,
     /// Role passed to PutSubscriptionFilter.
-    #[arg(long, env = "ROLE_ARN")]
+    #[arg(long = Setting::RoleArn.long(), env = Setting::RoleArn.env())]
     pub role_arn: Option<String>,
     /// ByLogStream or Random [default: AWS's, ByLogStream].
-    #[arg(long, env = "DISTRIBUTION")]
+    #[arg(long = Setting::Distribution.long(), env = Setting::Distribution.env())]
     pub distribution: Option<String>,
     /// What to do with other filters: replace, make-room or keep [default: replace].
-    #[arg(long, env = "EXISTING_FILTERS")]
+    #[arg(long = Setting::ExistingFilters.long(), env = Setting::ExistingFilters.env())]
     pub existing_filters: Option<String>,
     /// Glob over the whole log group name (repeatable or comma-separated) [default: *].
-    #[arg(long, env = "INCLUDE", value_delimiter = ',')]
+    #[arg(long = Setting::Include.long(), env = Setting::Include.env(), value_delimiter = ',')]
     pub include: Vec<String>,
     /// Glob of names to leave alone (repeatable or comma-separated).
-    #[arg(long, env = "EXCLUDE", value_delimiter = ',')]
+    #[arg(long = Setting::Exclude.long(), env = Setting::Exclude.env(), value_delimiter = ',')]
     pub exclude: Vec<String>,
     /// Take this tool's filter (--filter-name, pointing at the destination) off the selected groups
     /// instead of subscribing them; no other filter is touched.
@@ -108,7 +116,7 @@ impl Args {
     }
 }
 
-/// Runs the command; what `src/bin/backfill.rs` calls.
+/// Runs the command.
 pub async fn main() -> ExitCode {
     let args = Args::parse();
     let usage = |message: String| {
@@ -126,14 +134,7 @@ pub async fn main() -> ExitCode {
         Err(e) => return usage(e.to_string()),
     };
 
-    let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest());
-    if let Some(region) = &args.region {
-        loader = loader.region(aws_config::Region::new(region.clone()));
-    }
-    if let Some(profile) = &args.profile {
-        loader = loader.profile_name(profile);
-    }
-    let config = loader.load().await;
+    let config = load_config(args.region.as_deref(), args.profile.as_deref()).await;
     let Some(region) = config.region().map(|r| r.to_string()) else {
         return usage("no AWS Region: pass --region or set AWS_REGION".into());
     };
@@ -158,7 +159,8 @@ pub async fn main() -> ExitCode {
         Err(e) => return usage(e.to_string()),
     };
     let job = Job {
-        desired: DesiredFilter::new(&settings, destination),
+        filter: settings.filter.clone(),
+        destination,
         mode: settings.existing_filters,
         selection: settings.selection.clone(),
         goal: if args.remove {

@@ -1,13 +1,13 @@
-//! backfill: every existing log group brought under the same plan as the function, at the API's
-//! quota ceiling, with nothing lost.
+//! The sweep engine: every log group of the account (or of a prefix) brought under the same
+//! decision and plan as a new group's event, at the API's quota ceiling, with nothing lost. Both
+//! `backfill` and the function's sweeps run it.
 //!
 //! A lister pages DescribeLogGroups into a bounded queue (so memory stays flat however many groups
-//! the account holds); workers take groups off it and run [`Subscriber::subscribe`] on each. The
+//! the account holds); workers take groups off it and [reconcile](crate::reconcile) each. The
 //! adapter's token buckets pace every call, so the describe and write pipelines stay busy side by
 //! side at the quota. A group whose calls kept being throttled past the adapter's retries gets one
-//! more pass at the end instead of being reported lost.
-
-pub mod cli;
+//! more pass at the end instead of being reported lost. A deadline stops the listing, for a run
+//! that must fit in a Lambda invocation; the summary then says where to continue.
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -16,17 +16,23 @@ use serde::Serialize;
 use tokio::sync::{Mutex, mpsc};
 use tokio::task::JoinSet;
 
-use crate::apply::{Outcome, OutcomeLabel, Subscriber, Tally};
 use crate::aws::{ApiError, Aws, LogGroupInfo};
-use crate::names::{Arn, LogGroupName};
-use crate::plan::DesiredFilter;
+use crate::decision::{Goal, LogGroup};
+use crate::destination::Destination;
+use crate::filter::FilterSpec;
+use crate::names::DestinationArn;
+use crate::outcome::{Outcome, OutcomeLabel, Tally};
+use crate::plan::ExistingFilters;
+use crate::reconcile::Reconciler;
 use crate::selection::Selection;
-use crate::settings::ExistingFilters;
 
-/// What to do, beyond the filter itself.
+/// What a run does to every group it lists.
 #[derive(Debug, Clone)]
 pub struct Job {
-    pub desired: DesiredFilter,
+    /// Our filter, but for its destination.
+    pub filter: FilterSpec,
+    /// The destination, read and checked once before the run.
+    pub destination: DestinationArn,
     pub mode: ExistingFilters,
     pub selection: Selection,
     pub goal: Goal,
@@ -40,18 +46,6 @@ pub struct Job {
     pub deadline: Option<Instant>,
     /// Continue a sweep from this DescribeLogGroups token.
     pub start_token: Option<String>,
-}
-
-/// What the run does to each group.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Goal {
-    /// Subscribe the selected groups (`backfill`).
-    Subscribe,
-    /// Subscribe the selected groups, and take our filter off groups no longer selected.
-    SubscribeAndRemoveUnselected,
-    /// Take our filter off the selected groups, and nothing else (the stack is being removed, with
-    /// every group selected; or `backfill --remove`).
-    Remove,
 }
 
 /// The run's result, as `--output json` prints it: the counts, then the failures.
@@ -99,35 +93,36 @@ where
     A: Aws + 'static,
     P: Fn(Progress) + Send + Sync + 'static,
 {
-    let job = Arc::new(job);
+    let run = Arc::new(Run::new(job));
     let progress = Arc::new(progress);
-    let (queue_tx, queue_rx) = mpsc::channel::<LogGroupInfo>(job.workers.max(1) * 4);
-    let (done_tx, mut done_rx) = mpsc::channel::<(LogGroupInfo, Outcome)>(job.workers.max(1) * 4);
+    let in_flight = run.job.workers.max(1);
+    let (queue_tx, queue_rx) = mpsc::channel::<LogGroupInfo>(in_flight * 4);
+    let (done_tx, mut done_rx) = mpsc::channel::<(LogGroupInfo, Outcome)>(in_flight * 4);
     let queue_rx = Arc::new(Mutex::new(queue_rx));
 
     // The prefix narrows the listing only when groups outside the selection need no visit.
-    let prefix = match job.goal {
-        Goal::Subscribe | Goal::Remove => job.selection.literal_prefix(),
-        Goal::SubscribeAndRemoveUnselected => None,
+    let prefix = match run.job.goal {
+        Goal::Subscribe | Goal::Remove => run.job.selection.literal_prefix(),
+        Goal::Converge => None,
     };
     let lister = tokio::spawn(list(
         aws.clone(),
         Listing {
             prefix,
-            start_token: job.start_token.clone(),
-            deadline: job.deadline,
+            start_token: run.job.start_token.clone(),
+            deadline: run.job.deadline,
         },
         queue_tx,
         progress.clone(),
     ));
     let mut workers = JoinSet::new();
-    for _ in 0..job.workers.max(1) {
-        let (aws, job, queue, done) = (aws.clone(), job.clone(), queue_rx.clone(), done_tx.clone());
+    for _ in 0..in_flight {
+        let (aws, run, queue, done) = (aws.clone(), run.clone(), queue_rx.clone(), done_tx.clone());
         workers.spawn(async move {
             loop {
                 let next = queue.lock().await.recv().await;
                 let Some(group) = next else { break };
-                let outcome = handle(aws.as_ref(), &job, &group).await;
+                let outcome = run.handle(aws.as_ref(), &group).await;
                 if done.send((group, outcome)).await.is_err() {
                     break;
                 }
@@ -139,13 +134,7 @@ where
     let mut summary = Summary::default();
     let mut retry_later: Vec<LogGroupInfo> = Vec::new();
     while let Some((group, outcome)) = done_rx.recv().await {
-        if matches!(
-            outcome,
-            Outcome::Failed {
-                retryable: true,
-                ..
-            }
-        ) {
+        if outcome.is_retryable_failure() {
             retry_later.push(group);
             continue;
         }
@@ -159,7 +148,7 @@ where
 
     // A second chance for groups whose calls kept being throttled: the burst that caused it is over.
     for group in retry_later {
-        let outcome = handle(aws.as_ref(), &job, &group).await;
+        let outcome = run.handle(aws.as_ref(), &group).await;
         progress(Progress::Done(outcome.label()));
         summary.record(&group.name, &outcome);
     }
@@ -208,51 +197,52 @@ async fn list<A: Aws, P: Fn(Progress)>(
     }
 }
 
-/// One listed group: selection, class, then the same plan and adapter as the function.
-async fn handle<A: Aws>(aws: &A, job: &Job, group: &LogGroupInfo) -> Outcome {
-    let name = match LogGroupName::parse(&group.name) {
-        Ok(name) => name,
-        Err(e) => return Outcome::skipped(e.to_string()),
-    };
-    if let Some(class) = group.class.as_deref().filter(|c| *c != "STANDARD") {
-        return Outcome::skipped(format!(
-            "log group class {class} cannot have subscription filters"
-        ));
+/// A job, with its destination ready for every group.
+struct Run {
+    job: Job,
+    destination: Destination,
+}
+
+impl Run {
+    fn new(job: Job) -> Self {
+        let destination = Destination::fixed(job.destination.clone());
+        Self { job, destination }
     }
-    let account = group
-        .arn
-        .as_deref()
-        .and_then(|a| Arn::parse(a).ok())
-        .and_then(|a| a.account_id());
-    let subscriber = Subscriber {
-        desired: &job.desired,
-        mode: job.mode,
-        account: account.as_ref(),
-        dry_run: job.dry_run,
-    };
-    match (job.goal, job.selection.check(&name)) {
-        (Goal::Remove, Ok(())) => subscriber.unsubscribe(aws, &name).await,
-        (Goal::Subscribe | Goal::SubscribeAndRemoveUnselected, Ok(())) => {
-            subscriber.subscribe(aws, &name).await
-        }
-        (Goal::SubscribeAndRemoveUnselected, Err(reason)) => {
-            match subscriber.unsubscribe(aws, &name).await {
-                Outcome::Unchanged { .. } => Outcome::Skipped { reason },
-                outcome => outcome,
-            }
-        }
-        (Goal::Subscribe | Goal::Remove, Err(reason)) => Outcome::Skipped { reason },
+
+    /// One listed group, reconciled as a new group's event would be.
+    async fn handle<A: Aws>(&self, aws: &A, info: &LogGroupInfo) -> Outcome {
+        let group = match LogGroup::from_listing(info) {
+            Ok(group) => group,
+            Err(reason) => return Outcome::skipped(reason),
+        };
+        let job = &self.job;
+        let reconciler = Reconciler {
+            filter: &job.filter,
+            mode: job.mode,
+            selection: &job.selection,
+            goal: job.goal,
+            destination: &self.destination,
+            region: job.destination.region(),
+            dry_run: job.dry_run,
+        };
+        // The destination was checked before the run, so this cannot fail; if it did, the group
+        // failed, and the run goes on.
+        reconciler
+            .reconcile(aws, &group)
+            .await
+            .unwrap_or_else(|e| Outcome::failed(e.to_string(), false))
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::fake::{FakeAws, desired};
+    use crate::aws::fake::{FakeAws, desired, destination, spec};
 
     fn job() -> Job {
         Job {
-            desired: desired(),
+            filter: spec(),
+            destination: destination(),
             mode: ExistingFilters::Replace,
             selection: Selection::new(&[], &["/excluded/*".into()]).expect("valid"),
             goal: Goal::Subscribe,
@@ -268,8 +258,8 @@ mod tests {
         (run(aws.clone(), job(), |_| {}).await, aws)
     }
 
-    fn foreign(name: &str) -> crate::plan::SubscriptionFilter {
-        crate::plan::SubscriptionFilter {
+    fn foreign(name: &str) -> crate::filter::SubscriptionFilter {
+        crate::filter::SubscriptionFilter {
             destination_arn: "arn:aws:lambda:us-east-1:111111111111:function:shipper".into(),
             name: name.into(),
             ..desired().to_filter()
@@ -377,7 +367,7 @@ mod tests {
         );
         aws.add_group("/excluded/c", vec![foreign("shipper")]);
         let narrowed = Job {
-            goal: Goal::SubscribeAndRemoveUnselected,
+            goal: Goal::Converge,
             ..job()
         };
         let summary = run(aws.clone(), narrowed, |_| {}).await.expect("listed");
@@ -463,7 +453,7 @@ mod tests {
             class: Some("INFREQUENT_ACCESS".into()),
             arn: None,
         };
-        let outcome = handle(aws.as_ref(), &job(), &group).await;
+        let outcome = Run::new(job()).handle(aws.as_ref(), &group).await;
         assert_eq!(
             outcome,
             Outcome::skipped("log group class INFREQUENT_ACCESS cannot have subscription filters")

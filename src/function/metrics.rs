@@ -4,7 +4,7 @@
 
 use serde_json::{Value, json};
 
-use crate::apply::Tally;
+use crate::outcome::Tally;
 
 pub const NAMESPACE: &str = "AutoSubscribe";
 
@@ -50,7 +50,7 @@ impl Counts {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::apply::OutcomeLabel;
+    use crate::outcome::OutcomeLabel;
 
     #[test]
     fn an_emf_document_declares_every_value_it_carries() {

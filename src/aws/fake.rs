@@ -5,22 +5,31 @@
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Mutex;
 
-use crate::aws::{ApiError, Aws, LogGroupInfo, LogGroupPage};
+use super::{ApiError, Aws, LogGroupInfo, LogGroupPage};
+use crate::filter::{DesiredFilter, FilterSpec, SubscriptionFilter};
 use crate::names::{DestinationArn, FilterName, LogGroupName};
-use crate::plan::{DesiredFilter, SubscriptionFilter};
 
 /// The central destination the unit tests subscribe to.
 pub const DEST: &str = "arn:aws:logs:us-east-1:999999999999:destination:central";
 
 /// `central-logging` to [`DEST`], with the default settings.
 pub fn desired() -> DesiredFilter {
-    DesiredFilter {
+    spec().to(destination())
+}
+
+/// `central-logging` with the default settings, before its destination is known.
+pub fn spec() -> FilterSpec {
+    FilterSpec {
         name: FilterName::parse("central-logging").expect("valid"),
-        destination: DestinationArn::parse(DEST).expect("valid"),
         pattern: String::new(),
         role: None,
         distribution: None,
     }
+}
+
+/// [`DEST`], parsed.
+pub fn destination() -> DestinationArn {
+    DestinationArn::parse(DEST).expect("valid")
 }
 
 #[derive(Debug, Default)]

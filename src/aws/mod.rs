@@ -1,13 +1,21 @@
-//! The narrow view of AWS this crate works through: the few CloudWatch Logs and SSM calls it makes,
-//! in our types and with our errors. [`crate::sdk`] implements it over the AWS SDK; tests and the
-//! planning code never see an SDK type.
+//! AWS as this crate sees it: the narrow [`Aws`] trait over the few calls it makes, in our types
+//! and with our errors, and everything that stands behind it. [`sdk`] implements it over the AWS
+//! SDK (the only code that sees SDK types), with [`retry`]'s backoff and [`pacing`]'s token
+//! buckets; tests use the in-memory `fake`.
+
+pub mod pacing;
+pub mod retry;
+pub mod sdk;
+
+#[cfg(test)]
+pub mod fake;
 
 use std::future::Future;
 
 use thiserror::Error;
 
+use crate::filter::SubscriptionFilter;
 use crate::names::LogGroupName;
-use crate::plan::SubscriptionFilter;
 
 /// What went wrong with one call, after transient errors were retried (see PRODUCT.md's error table).
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
@@ -33,6 +41,14 @@ pub enum ApiError {
     /// Anything else AWS can answer.
     #[error("{0}")]
     Other(String),
+}
+
+impl ApiError {
+    /// Whether the cause was transient (throttling, 5xx, a concurrent change), so that a later
+    /// attempt may succeed.
+    pub fn is_transient(&self) -> bool {
+        matches!(self, Self::RetriesExhausted { .. })
+    }
 }
 
 /// One page of DescribeLogGroups.

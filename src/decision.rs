@@ -1,0 +1,212 @@
+//! Whether a log group should hold our filter: from what is known of the group before any call
+//! (its name, class and account) and the rules of the run, one [`Decision`]. Pure, so every case
+//! is a row of the table test below; [`crate::reconcile`] carries the decision out, with
+//! [`crate::plan`] for the writes. The function's events and every sweep decide here, and only here.
+
+use crate::aws::LogGroupInfo;
+use crate::names::{AccountId, Arn, LogGroupName};
+use crate::selection::Selection;
+
+/// What is known of one log group before its filters are described: from a CloudTrail event, or
+/// from DescribeLogGroups.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LogGroup {
+    pub name: LogGroupName,
+    /// `STANDARD`, `INFREQUENT_ACCESS`, `DELIVERY`; `None` when AWS does not say (then STANDARD).
+    pub class: Option<String>,
+    /// The account the group belongs to, to name in an access-denied message.
+    pub account: Option<AccountId>,
+}
+
+impl LogGroup {
+    pub fn named(name: LogGroupName) -> Self {
+        Self {
+            name,
+            class: None,
+            account: None,
+        }
+    }
+
+    /// A group as DescribeLogGroups lists it; `Err` with the reason to skip it when its name is
+    /// not one CloudWatch Logs allows (never seen, but not trusted either).
+    pub fn from_listing(info: &LogGroupInfo) -> Result<Self, String> {
+        let name = LogGroupName::parse(&info.name).map_err(|e| e.to_string())?;
+        let account = info
+            .arn
+            .as_deref()
+            .and_then(|a| Arn::parse(a).ok())
+            .and_then(|a| a.account_id());
+        Ok(Self {
+            name,
+            class: info.class.clone(),
+            account,
+        })
+    }
+}
+
+/// What a run wants for the groups it visits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Goal {
+    /// Subscribe the selected groups; leave the others alone (a new group's event, `backfill`).
+    Subscribe,
+    /// Subscribe the selected groups, and take our filter off those no longer selected (a sweep:
+    /// narrowing `INCLUDE` or widening `EXCLUDE` cleans up after itself).
+    Converge,
+    /// Take our filter off the selected groups, and nothing else (the stack's removal, with every
+    /// group selected; or `backfill --remove`).
+    Remove,
+}
+
+/// What to do with one group.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Decision {
+    /// Describe its filters and plan ours in.
+    Subscribe,
+    /// Describe its filters and take ours off. `unselected` says why the group is not selected: a
+    /// group holding nothing of ours is then skipped for that reason. `None` for a removal.
+    Unsubscribe { unselected: Option<String> },
+    /// Leave it alone, at no AWS call.
+    Skip { reason: String },
+}
+
+/// Decides what `goal` means for `group` under `selection`.
+pub fn decide(group: &LogGroup, selection: &Selection, goal: Goal) -> Decision {
+    if let Some(class) = group.class.as_deref().filter(|c| *c != "STANDARD") {
+        return Decision::Skip {
+            reason: format!("log group class {class} cannot have subscription filters"),
+        };
+    }
+    match (goal, selection.check(&group.name)) {
+        (Goal::Subscribe | Goal::Converge, Ok(())) => Decision::Subscribe,
+        (Goal::Remove, Ok(())) => Decision::Unsubscribe { unselected: None },
+        (Goal::Converge, Err(reason)) => Decision::Unsubscribe {
+            unselected: Some(reason),
+        },
+        (Goal::Subscribe | Goal::Remove, Err(reason)) => Decision::Skip { reason },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use Goal::{Converge, Remove, Subscribe};
+
+    fn group(name: &str, class: Option<&str>) -> LogGroup {
+        LogGroup {
+            class: class.map(str::to_owned),
+            ..LogGroup::named(LogGroupName::parse(name).expect("valid"))
+        }
+    }
+
+    /// What each row expects: the decision's kind, and a part of its reason.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+    enum Expect {
+        Subscribe,
+        Unsubscribe(Option<&'static str>),
+        Skip(&'static str),
+    }
+
+    #[test]
+    fn table() {
+        let selection =
+            Selection::new(&["/app/*".into()], &["/app/noisy/*".into()]).expect("valid globs");
+        let excluded = "excluded by EXCLUDE glob \"/app/noisy/*\"";
+        let not_included = "not matched by INCLUDE (/app/*)";
+        let ia = "log group class INFREQUENT_ACCESS cannot have subscription filters";
+        let rows: Vec<(&str, Option<&str>, Goal, Expect)> = vec![
+            ("/app/orders", None, Subscribe, Expect::Subscribe),
+            (
+                "/app/orders",
+                Some("STANDARD"),
+                Subscribe,
+                Expect::Subscribe,
+            ),
+            ("/app/orders", None, Converge, Expect::Subscribe),
+            ("/app/orders", None, Remove, Expect::Unsubscribe(None)),
+            ("/app/noisy/x", None, Subscribe, Expect::Skip(excluded)),
+            (
+                "/app/noisy/x",
+                None,
+                Converge,
+                Expect::Unsubscribe(Some(excluded)),
+            ),
+            ("/app/noisy/x", None, Remove, Expect::Skip(excluded)),
+            ("/other", None, Subscribe, Expect::Skip(not_included)),
+            (
+                "/other",
+                None,
+                Converge,
+                Expect::Unsubscribe(Some(not_included)),
+            ),
+            ("/other", None, Remove, Expect::Skip(not_included)),
+            // A class that cannot hold filters is skipped whatever the goal and selection.
+            (
+                "/app/orders",
+                Some("INFREQUENT_ACCESS"),
+                Subscribe,
+                Expect::Skip(ia),
+            ),
+            (
+                "/app/orders",
+                Some("INFREQUENT_ACCESS"),
+                Converge,
+                Expect::Skip(ia),
+            ),
+            (
+                "/app/orders",
+                Some("INFREQUENT_ACCESS"),
+                Remove,
+                Expect::Skip(ia),
+            ),
+            (
+                "/other",
+                Some("DELIVERY"),
+                Converge,
+                Expect::Skip("log group class DELIVERY cannot"),
+            ),
+        ];
+        for (name, class, goal, expected) in rows {
+            let got = match decide(&group(name, class), &selection, goal) {
+                Decision::Subscribe => Expect::Subscribe,
+                Decision::Unsubscribe { unselected: None } => Expect::Unsubscribe(None),
+                Decision::Unsubscribe {
+                    unselected: Some(reason),
+                } => {
+                    let Expect::Unsubscribe(Some(part)) = expected else {
+                        panic!("{name} {class:?} {goal:?}: unexpected unsubscribe ({reason})")
+                    };
+                    assert!(reason.contains(part), "{name} {goal:?}: {reason}");
+                    expected
+                }
+                Decision::Skip { reason } => {
+                    let Expect::Skip(part) = expected else {
+                        panic!("{name} {class:?} {goal:?}: unexpected skip ({reason})")
+                    };
+                    assert!(reason.contains(part), "{name} {goal:?}: {reason}");
+                    expected
+                }
+            };
+            assert_eq!(got, expected, "{name} {class:?} {goal:?}");
+        }
+    }
+
+    #[test]
+    fn a_listed_group_carries_its_account_and_class() {
+        let info = LogGroupInfo {
+            name: "/app/orders".into(),
+            class: Some("STANDARD".into()),
+            arn: Some("arn:aws:logs:us-east-1:111111111111:log-group:/app/orders:*".into()),
+        };
+        let group = LogGroup::from_listing(&info).expect("a valid name");
+        assert_eq!(
+            group.account.as_ref().map(AccountId::as_str),
+            Some("111111111111")
+        );
+        assert_eq!(group.class.as_deref(), Some("STANDARD"));
+        let bad = LogGroupInfo {
+            name: "has space".into(),
+            ..info
+        };
+        assert!(LogGroup::from_listing(&bad).is_err());
+    }
+}

@@ -1,0 +1,380 @@
+//! The Lambda function: one typed [`Invocation`] in, one answer out. [`Function::handle`] is the
+//! table of contents: a new log group is reconciled here; sweeps and the stack's requests go to
+//! [`crate::sweep`]. `main.rs` only wires it to the runtime ([`runtime`]), so tests call it
+//! with a fake [`Aws`] too.
+
+pub mod error;
+pub mod invocation;
+pub mod metrics;
+pub mod runtime;
+
+use std::sync::Arc;
+
+use serde::Serialize;
+use tracing::{info, warn};
+
+use crate::aws::Aws;
+use crate::decision::{Goal, LogGroup};
+use crate::destination::{CACHE_TTL, Destination};
+use crate::names::FunctionArn;
+use crate::outcome::{Outcome, OutcomeLabel};
+use crate::reconcile::Reconciler;
+use crate::settings::Settings;
+use crate::sweep::lambda::{SweepResponse, Sweeper, listing_deadline};
+use crate::sweep::stack::{self, CustomResourceResponse, StackAnswer};
+pub use error::FunctionError;
+pub use invocation::Invocation;
+use metrics::Counts;
+
+/// What the function answers for one log group's event (skips included).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Response {
+    /// The group the event named; `null` when the event named none.
+    pub log_group_name: Option<String>,
+    pub outcome: OutcomeLabel,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub removed_filters: Vec<String>,
+}
+
+/// What the function answers: one log group's outcome, one slice of a sweep, or what it told
+/// CloudFormation.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(untagged)]
+pub enum Answer {
+    Group(Response),
+    Sweep(SweepResponse),
+    /// What was sent to CloudFormation for a custom resource request.
+    Stack(CustomResourceResponse),
+}
+
+impl Answer {
+    /// The answer's outcomes, for the metrics line.
+    pub fn counts(&self) -> Counts {
+        let mut counts = Counts::default();
+        match self {
+            Answer::Group(response) => counts.outcomes.add(response.outcome),
+            Answer::Stack(_) => {}
+            Answer::Sweep(SweepResponse { sweep }) => counts.outcomes = sweep.counts,
+        }
+        counts
+    }
+
+    /// The log group's outcome, when this answers a log group's event.
+    pub fn group(&self) -> Option<&Response> {
+        match self {
+            Answer::Group(response) => Some(response),
+            Answer::Sweep(_) | Answer::Stack(_) => None,
+        }
+    }
+}
+
+impl From<StackAnswer> for Answer {
+    fn from(answer: StackAnswer) -> Self {
+        match answer {
+            StackAnswer::Answered(response) => Answer::Stack(response),
+            StackAnswer::Swept(slice) => Answer::Sweep(slice),
+        }
+    }
+}
+
+/// The handler with what it keeps between invocations: clients, settings, the cached destination.
+#[derive(Debug)]
+pub struct Function<A> {
+    aws: Arc<A>,
+    settings: Settings,
+    destination: Destination,
+}
+
+impl<A: Aws + 'static> Function<A> {
+    pub fn new(aws: A, settings: Settings) -> Self {
+        let destination = Destination::new(settings.destination.clone(), CACHE_TTL);
+        Self {
+            aws: Arc::new(aws),
+            settings,
+            destination,
+        }
+    }
+
+    pub fn aws(&self) -> &A {
+        &self.aws
+    }
+
+    /// Handles one invocation. `Ok` for everything handled, skips included; `Err` only when the
+    /// function cannot do what it should (broken configuration, AWS refusing, retries exhausted).
+    pub async fn handle(
+        &self,
+        payload: &serde_json::Value,
+        invoked_function_arn: &str,
+        deadline_ms: u64,
+    ) -> Result<Answer, FunctionError> {
+        let function = FunctionArn::parse(invoked_function_arn)
+            .map_err(|e| FunctionError::Identity(e.to_string()))?;
+        let sweeper = Sweeper {
+            aws: &self.aws,
+            settings: &self.settings,
+            destination: &self.destination,
+            function: &function,
+            deadline: listing_deadline(deadline_ms),
+        };
+        match Invocation::parse(payload, &function) {
+            Invocation::Created(group) => self.created(&group, &function).await,
+            Invocation::Sweep(request) => {
+                Ok(Answer::Sweep(Box::pin(sweeper.sweep(&request)).await?))
+            }
+            Invocation::Stack(request) => {
+                Ok(Box::pin(stack::handle(&sweeper, request)).await?.into())
+            }
+            Invocation::Removal(request, stack) => {
+                Ok(Box::pin(stack::removal(&sweeper, &request, &stack))
+                    .await?
+                    .into())
+            }
+            Invocation::NotOurs {
+                log_group_name,
+                reason,
+            } => {
+                info!(log_group = log_group_name, outcome = "skipped", reason = %reason, "event skipped");
+                Ok(Answer::Group(Response {
+                    log_group_name,
+                    outcome: OutcomeLabel::Skipped,
+                    reason: Some(reason),
+                    removed_filters: Vec::new(),
+                }))
+            }
+        }
+    }
+
+    /// A new log group: subscribed when the selection takes it.
+    async fn created(
+        &self,
+        group: &LogGroup,
+        function: &FunctionArn,
+    ) -> Result<Answer, FunctionError> {
+        let reconciler = Reconciler {
+            filter: &self.settings.filter,
+            mode: self.settings.existing_filters,
+            selection: &self.settings.selection,
+            goal: Goal::Subscribe,
+            destination: &self.destination,
+            region: function.region(),
+            dry_run: false,
+        };
+        let name = &group.name;
+        let outcome = match reconciler.reconcile(self.aws.as_ref(), group).await {
+            Ok(outcome) => outcome,
+            Err(e) => {
+                warn!(log_group = %name, outcome = "failed", error = %e, "destination unusable");
+                return Err(e.into());
+            }
+        };
+        let label = outcome.label();
+        let removed = outcome.removed().to_vec();
+        match outcome {
+            Outcome::Failed { error, retryable } => {
+                warn!(log_group = %name, outcome = %label, error = %error, "could not subscribe");
+                Err(FunctionError::Failed {
+                    group: name.to_string(),
+                    message: error,
+                    retryable,
+                })
+            }
+            outcome => {
+                let reason = outcome.reason().map(str::to_owned);
+                info!(log_group = %name, outcome = %label, reason, removed_filters = ?removed, "log group handled");
+                Ok(Answer::Group(Response {
+                    log_group_name: Some(name.to_string()),
+                    outcome: label,
+                    reason,
+                    removed_filters: removed,
+                }))
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::aws::fake::FakeAws;
+    use crate::settings::RawSettings;
+    use crate::sweep::request::SweepRequest;
+    use serde_json::Value;
+    use std::time::{SystemTime, UNIX_EPOCH};
+
+    const ARN: &str = "arn:aws:lambda:us-east-1:111111111111:function:auto-subscribe";
+    const PARAMETER: &str = "/central-logging/destination-arn";
+    const DEST: &str = "arn:aws:logs:us-east-1:999999999999:destination:central";
+    /// A runtime deadline far enough away that a sweep lists everything.
+    const LATER: u64 = u64::MAX;
+
+    fn function(aws: FakeAws) -> Function<FakeAws> {
+        Function::new(
+            aws,
+            RawSettings::default().parse().expect("defaults are valid"),
+        )
+    }
+
+    fn event(group: &str) -> Value {
+        let mut e: Value = serde_json::from_str(include_str!("../../events/create-log-group.json"))
+            .expect("fixture is JSON");
+        e["detail"]["requestParameters"]["logGroupName"] = group.into();
+        e
+    }
+
+    async fn outcome(f: &Function<FakeAws>, event: &Value) -> OutcomeLabel {
+        let answer = f.handle(event, ARN, LATER).await.expect("handled");
+        answer.group().expect("a log group's answer").outcome
+    }
+
+    fn scheduled() -> Value {
+        serde_json::json!({"version": "0", "source": "aws.events", "detail-type": "Scheduled Event", "detail": {}})
+    }
+
+    #[tokio::test]
+    async fn a_sweep_with_time_enough_covers_the_account_in_one_invocation() {
+        let aws = FakeAws::with_group("/a", vec![], 2).with_parameter(PARAMETER, DEST);
+        for name in ["/b", "/c", "/d", "/e"] {
+            aws.add_group(name, vec![]);
+        }
+        let f = function(aws);
+        let Answer::Sweep(SweepResponse { sweep }) =
+            f.handle(&scheduled(), ARN, LATER).await.expect("swept")
+        else {
+            panic!("a sweep answer")
+        };
+        assert_eq!(
+            (
+                sweep.counts.total,
+                sweep.counts.subscribed,
+                sweep.next_token
+            ),
+            (5, 5, None)
+        );
+        assert!(
+            !f.aws().calls().iter().any(|c| c.starts_with("invoke")),
+            "no continuation needed"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_sweep_out_of_time_hands_on_where_to_continue() {
+        let aws = FakeAws::with_group("/a", vec![], 2).with_parameter(PARAMETER, DEST);
+        for name in ["/b", "/c", "/d", "/e"] {
+            aws.add_group(name, vec![]);
+        }
+        let f = function(aws);
+        // The runtime's deadline is inside the reserve: list one page, finish it, hand on.
+        let now_ms = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap_or_default()
+            .as_millis() as u64;
+        let answer = f
+            .handle(&scheduled(), ARN, now_ms + 1_000)
+            .await
+            .expect("swept");
+        let Answer::Sweep(SweepResponse { sweep }) = &answer else {
+            panic!("a sweep answer")
+        };
+        assert_eq!(
+            (sweep.counts.total, sweep.next_token.as_deref()),
+            (2, Some("2"))
+        );
+        let [continuation] = continuations(&f).try_into().expect("one continuation");
+        assert_eq!(continuation.next_token.as_deref(), Some("2"));
+        assert_eq!(continuation.so_far.subscribed, 2, "the slice is counted");
+        let started = continuation
+            .started_at_ms
+            .expect("the sweep's start is carried");
+        assert!(started.abs_diff(now_ms) < 60_000, "{started} vs {now_ms}");
+        // The continuation picks up at the third group.
+        let answer = f
+            .handle(&continuation.payload(), ARN, LATER)
+            .await
+            .expect("continued");
+        let Answer::Sweep(SweepResponse { sweep }) = &answer else {
+            panic!("a sweep answer")
+        };
+        assert_eq!((sweep.counts.total, sweep.next_token.as_deref()), (3, None));
+    }
+
+    /// The sweep requests the function handed on to its next invocation.
+    fn continuations(f: &Function<FakeAws>) -> Vec<SweepRequest> {
+        let prefix = format!("invoke {ARN} ");
+        f.aws()
+            .calls()
+            .iter()
+            .filter_map(|c| c.strip_prefix(&prefix))
+            .map(|payload| {
+                let payload: Value = serde_json::from_str(payload).expect("JSON payload");
+                SweepRequest::from_payload(&payload)
+                    .expect("a sweep payload")
+                    .expect("a sweep request")
+            })
+            .collect()
+    }
+
+    #[tokio::test]
+    async fn skips_cost_no_aws_call() {
+        let f = function(FakeAws::with_group("/a", vec![], 2).with_parameter(PARAMETER, DEST));
+        assert_eq!(outcome(&f, &Value::Null).await, OutcomeLabel::Skipped);
+        assert!(f.aws().calls().is_empty(), "{:?}", f.aws().calls());
+    }
+
+    #[tokio::test]
+    async fn the_parameter_is_read_once_and_cached() {
+        let aws = FakeAws::with_group("/a", vec![], 2).with_parameter(PARAMETER, DEST);
+        let f = function(aws);
+        assert_eq!(outcome(&f, &event("/a")).await, OutcomeLabel::Subscribed);
+        assert_eq!(outcome(&f, &event("/a")).await, OutcomeLabel::Unchanged);
+        let reads = f
+            .aws()
+            .calls()
+            .iter()
+            .filter(|c| c.starts_with("get "))
+            .count();
+        assert_eq!(reads, 1);
+    }
+
+    #[tokio::test]
+    async fn unusable_destinations_are_errors_before_any_log_call() {
+        let cases = [
+            (None, "does not exist"),
+            (Some("not-an-arn"), "not usable"),
+            (
+                Some("arn:aws:logs:eu-west-1:999999999999:destination:central"),
+                "own Region (us-east-1)",
+            ),
+        ];
+        for (value, expected) in cases {
+            let aws = FakeAws::with_group("/a", vec![], 2);
+            let aws = match value {
+                Some(v) => aws.with_parameter(PARAMETER, v),
+                None => aws,
+            };
+            let f = function(aws);
+            let error = f
+                .handle(&event("/a"), ARN, LATER)
+                .await
+                .expect_err("unusable")
+                .to_string();
+            assert!(error.contains(expected), "{error}");
+            assert_eq!(
+                f.aws().calls(),
+                vec![format!("get {PARAMETER}")],
+                "no describe, no write"
+            );
+        }
+    }
+
+    #[tokio::test]
+    async fn a_bad_invoked_arn_is_an_error() {
+        let f = function(FakeAws::default());
+        assert!(matches!(
+            f.handle(&event("/a"), "nonsense", LATER).await,
+            Err(FunctionError::Identity(_))
+        ));
+    }
+}

@@ -1,0 +1,175 @@
+//! What became of one log group ([`Outcome`]), its name in answers and logs ([`OutcomeLabel`]), and
+//! how many groups ended in each ([`Tally`]): a backfill's summary, an invocation's metrics line,
+//! or a whole sweep's, carried from one invocation to the next.
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+/// The reason a group that vanished under us is skipped.
+pub const GONE: &str = "log group no longer exists";
+/// The reason a full group is skipped in `keep` mode.
+pub const NO_FREE_SLOT: &str = "no free slot";
+
+/// What became of one log group.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    /// Ours was created or changed; `removed` lists the filters taken off the group.
+    Subscribed { removed: Vec<String> },
+    /// Ours already matched; `removed` lists duplicates taken off (usually none: then no write at all).
+    Unchanged { removed: Vec<String> },
+    /// Ours was taken off (the stack is being removed, or the group is no longer selected).
+    Unsubscribed { removed: Vec<String> },
+    /// Not ours to subscribe, or cannot be: the reason says which.
+    Skipped { reason: String },
+    /// Could not be done; the message says what to fix. `retryable` when the cause was transient
+    /// (retries ran out on throttling or 5xx), so a later attempt may succeed.
+    Failed { error: String, retryable: bool },
+}
+
+impl Outcome {
+    pub fn label(&self) -> OutcomeLabel {
+        match self {
+            Self::Subscribed { .. } => OutcomeLabel::Subscribed,
+            Self::Unchanged { .. } => OutcomeLabel::Unchanged,
+            Self::Unsubscribed { .. } => OutcomeLabel::Unsubscribed,
+            Self::Skipped { .. } => OutcomeLabel::Skipped,
+            Self::Failed { .. } => OutcomeLabel::Failed,
+        }
+    }
+
+    pub fn removed(&self) -> &[String] {
+        match self {
+            Self::Subscribed { removed }
+            | Self::Unchanged { removed }
+            | Self::Unsubscribed { removed } => removed,
+            _ => &[],
+        }
+    }
+
+    /// The skip reason or failure message.
+    pub fn reason(&self) -> Option<&str> {
+        match self {
+            Self::Skipped { reason } => Some(reason),
+            Self::Failed { error, .. } => Some(error),
+            _ => None,
+        }
+    }
+
+    pub fn skipped(reason: impl Into<String>) -> Self {
+        Self::Skipped {
+            reason: reason.into(),
+        }
+    }
+
+    pub fn failed(error: impl Into<String>, retryable: bool) -> Self {
+        Self::Failed {
+            error: error.into(),
+            retryable,
+        }
+    }
+
+    /// Whether a later attempt may succeed where this one failed.
+    pub fn is_retryable_failure(&self) -> bool {
+        matches!(
+            self,
+            Self::Failed {
+                retryable: true,
+                ..
+            }
+        )
+    }
+}
+
+/// The outcome's name in responses, logs and summaries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum OutcomeLabel {
+    Subscribed,
+    Unchanged,
+    Unsubscribed,
+    Skipped,
+    Failed,
+}
+
+impl fmt::Display for OutcomeLabel {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.pad(match self {
+            Self::Subscribed => "subscribed",
+            Self::Unchanged => "unchanged",
+            Self::Unsubscribed => "unsubscribed",
+            Self::Skipped => "skipped",
+            Self::Failed => "failed",
+        })
+    }
+}
+
+/// How many groups ended in each outcome: a run's, an invocation's (for its metrics line), or a
+/// whole sweep's, carried from one invocation to the next so its last can report it.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Tally {
+    pub total: u64,
+    pub subscribed: u64,
+    pub unchanged: u64,
+    /// Groups whose filter of ours was taken off (a removal, or a sweep after the selection
+    /// narrowed; never in a plain backfill).
+    pub unsubscribed: u64,
+    pub skipped: u64,
+    pub failed: u64,
+}
+
+impl Tally {
+    /// Counts one group's outcome.
+    pub fn add(&mut self, label: OutcomeLabel) {
+        self.total += 1;
+        match label {
+            OutcomeLabel::Subscribed => self.subscribed += 1,
+            OutcomeLabel::Unchanged => self.unchanged += 1,
+            OutcomeLabel::Unsubscribed => self.unsubscribed += 1,
+            OutcomeLabel::Skipped => self.skipped += 1,
+            OutcomeLabel::Failed => self.failed += 1,
+        }
+    }
+
+    /// This tally with `other`'s counts added.
+    pub fn plus(self, other: &Tally) -> Self {
+        Self {
+            total: self.total + other.total,
+            subscribed: self.subscribed + other.subscribed,
+            unchanged: self.unchanged + other.unchanged,
+            unsubscribed: self.unsubscribed + other.unsubscribed,
+            skipped: self.skipped + other.skipped,
+            failed: self.failed + other.failed,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_tally_adds_up_slices() {
+        let mut slice = Tally::default();
+        for label in [
+            OutcomeLabel::Subscribed,
+            OutcomeLabel::Unchanged,
+            OutcomeLabel::Unsubscribed,
+        ] {
+            slice.add(label);
+        }
+        let tally = Tally::default().plus(&slice).plus(&slice);
+        assert_eq!(
+            (
+                tally.total,
+                tally.subscribed,
+                tally.unchanged,
+                tally.unsubscribed
+            ),
+            (6, 2, 2, 2)
+        );
+        let read: Tally = serde_json::from_value(serde_json::json!({"total": 4})).expect("lenient");
+        assert_eq!(read.total, 4);
+    }
+}
