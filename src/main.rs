@@ -8,13 +8,13 @@ use auto_subscribe::aws::pacing::{FILTER_API_QUOTA, Pacing};
 use auto_subscribe::aws::retry::RetryPolicy;
 use auto_subscribe::aws::sdk::{SdkAws, load_config};
 use auto_subscribe::function::Function;
-use auto_subscribe::function::runtime::{report_init_error, settings_from_env};
+use auto_subscribe::function::runtime::{init_logging, report_init_error, settings_from_env};
 use lambda_runtime::{Error, LambdaEvent, service_fn};
 use serde_json::Value;
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
-    lambda_runtime::tracing::init_default_subscriber();
+    init_logging();
     let settings = match settings_from_env() {
         Ok(settings) => settings,
         Err(e) => {

@@ -1,41 +1,50 @@
 //! Which log groups are ours to subscribe: `INCLUDE` and `EXCLUDE` globs over the whole log group name.
-//! `*` matches any run of characters, `/` included, so `/aws/lambda/*` covers every function's group.
+//! `*` matches any run of characters, `/` included, so `/aws/lambda/*` covers every function's group;
+//! `?` matches one character and `[...]` one of a set, as in a shell.
 
-use globset::{Glob, GlobBuilder, GlobSet, GlobSetBuilder};
+use glob::{MatchOptions, Pattern};
 
 use crate::names::LogGroupName;
+
+/// How a glob meets a name: `*` and `?` cross `/`, which is not a path separator here.
+const MATCHING: MatchOptions = MatchOptions {
+    case_sensitive: true,
+    require_literal_separator: false,
+    require_literal_leading_dot: false,
+};
 
 /// Compiled include and exclude globs. Built once from the settings, asked once per log group.
 #[derive(Debug, Clone)]
 pub struct Selection {
-    include: Vec<String>,
-    exclude: Vec<String>,
-    include_set: GlobSet,
-    exclude_set: GlobSet,
+    include: Vec<Pattern>,
+    exclude: Vec<Pattern>,
 }
 
-/// A glob that did not compile, with the pattern that is wrong.
+/// A glob that cannot be used, with the pattern that is wrong.
 #[derive(Debug, thiserror::Error)]
-#[error("glob {pattern:?} is not valid: {source}")]
+#[error("glob {pattern:?} is not valid: {reason}")]
 pub struct BadGlob {
     pub pattern: String,
-    #[source]
-    pub source: globset::Error,
+    pub reason: String,
 }
 
 impl Selection {
     /// Builds a selection; an empty include list means every group (`*`).
     pub fn new(include: &[String], exclude: &[String]) -> Result<Self, BadGlob> {
-        let include: Vec<String> = if include.is_empty() {
-            vec!["*".into()]
+        let include = if include.is_empty() {
+            vec![compile("*")?]
         } else {
-            include.to_vec()
+            include
+                .iter()
+                .map(|g| compile(g))
+                .collect::<Result<_, _>>()?
         };
         Ok(Self {
-            include_set: compile(&include)?,
-            exclude_set: compile(exclude)?,
             include,
-            exclude: exclude.to_vec(),
+            exclude: exclude
+                .iter()
+                .map(|g| compile(g))
+                .collect::<Result<_, _>>()?,
         })
     }
 
@@ -45,23 +54,21 @@ impl Selection {
     }
 
     /// Adds an exact name to exclude (the function's own log group).
-    pub fn also_exclude_exactly(self, name: &str) -> Result<Self, BadGlob> {
-        let mut exclude = self.exclude;
-        exclude.push(globset::escape(name));
-        Self::new(&self.include, &exclude)
+    pub fn also_exclude_exactly(mut self, name: &str) -> Result<Self, BadGlob> {
+        self.exclude.push(compile(&Pattern::escape(name))?);
+        Ok(self)
     }
 
     /// `Ok` when the group is selected, or why it is not.
     pub fn check(&self, group: &LogGroupName) -> Result<(), String> {
         let name = group.as_str();
-        if !self.include_set.is_match(name) {
-            return Err(format!(
-                "not matched by INCLUDE ({})",
-                self.include.join(",")
-            ));
+        let matches = |p: &&Pattern| p.matches_with(name, MATCHING);
+        if !self.include.iter().any(|p| matches(&p)) {
+            let include: Vec<&str> = self.include.iter().map(Pattern::as_str).collect();
+            return Err(format!("not matched by INCLUDE ({})", include.join(",")));
         }
-        if let Some(i) = self.exclude_set.matches(name).first() {
-            return Err(format!("excluded by EXCLUDE glob {:?}", self.exclude[*i]));
+        if let Some(glob) = self.exclude.iter().find(matches) {
+            return Err(format!("excluded by EXCLUDE glob {:?}", glob.as_str()));
         }
         Ok(())
     }
@@ -77,29 +84,27 @@ impl Selection {
         let [only] = self.include.as_slice() else {
             return None;
         };
-        let end = only.find(['*', '?', '[', '{', '\\']).unwrap_or(only.len());
+        let only = only.as_str();
+        let end = only.find(['*', '?', '[']).unwrap_or(only.len());
         let prefix = &only[..end];
         (!prefix.is_empty()).then(|| prefix.to_owned())
     }
 }
 
-fn compile(patterns: &[String]) -> Result<GlobSet, BadGlob> {
-    let mut set = GlobSetBuilder::new();
-    for pattern in patterns {
-        let glob: Glob = GlobBuilder::new(pattern)
-            .literal_separator(false)
-            .backslash_escape(true)
-            .build()
-            .map_err(|source| BadGlob {
-                pattern: pattern.clone(),
-                source,
-            })?;
-        set.add(glob);
+/// Compiles one glob. A character no log group name can hold (anything but letters, digits and
+/// `_ - / . #`, besides the wildcards) is an error rather than a glob that never matches.
+fn compile(pattern: &str) -> Result<Pattern, BadGlob> {
+    let bad = |reason: String| BadGlob {
+        pattern: pattern.to_owned(),
+        reason,
+    };
+    let legal = |c: char| c.is_ascii_alphanumeric() || "_-/.#*?[]!".contains(c);
+    if let Some(c) = pattern.chars().find(|c| !legal(*c)) {
+        return Err(bad(format!(
+            "{c:?} cannot appear in a log group name (letters, digits, _ - / . #; wildcards * ? [...])"
+        )));
     }
-    set.build().map_err(|source| BadGlob {
-        pattern: patterns.join(","),
-        source,
-    })
+    Pattern::new(pattern).map_err(|e| bad(e.to_string()))
 }
 
 /// Splits a comma-separated list of globs (the `INCLUDE` / `EXCLUDE` format), dropping blanks.
@@ -176,5 +181,17 @@ mod tests {
     fn bad_glob_names_the_pattern() {
         let err = Selection::new(&["/a/[".into()], &[]).expect_err("unclosed class");
         assert!(err.to_string().contains("/a/["), "{err}");
+        let err = Selection::new(&[], &["{a,b}".into()]).expect_err("not a name character");
+        assert!(err.to_string().contains("'{' cannot appear"), "{err}");
+    }
+
+    #[test]
+    fn question_marks_and_classes() {
+        let s = sel("/app/v?/*,/svc/[ab]-*", "");
+        assert!(s.is_selected(&group("/app/v1/x")));
+        assert!(!s.is_selected(&group("/app/v12/x")), "? is one character");
+        assert!(s.is_selected(&group("/app/v1/a/b")), "* crosses /");
+        assert!(s.is_selected(&group("/svc/a-1")));
+        assert!(!s.is_selected(&group("/svc/c-1")));
     }
 }

@@ -6,6 +6,8 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use serde_json::Value;
 use tracing::warn;
+use tracing_subscriber::filter::{LevelFilter, Targets};
+use tracing_subscriber::prelude::*;
 
 use super::{Answer, Function, FunctionError};
 use crate::aws::sdk::SdkAws;
@@ -16,6 +18,43 @@ use super::metrics::Counts;
 
 /// The function's own log group, set by Lambda.
 pub const OWN_LOG_GROUP: &str = "AWS_LAMBDA_LOG_GROUP_NAME";
+
+/// The level the function logs at, when the stack sets it (`LogLevel`). Lambda's own log-level
+/// filter is left open so that it never drops the metrics line, which has no level of its own.
+pub const LOG_LEVEL: &str = "LOG_LEVEL";
+
+/// Starts logging as Lambda's advanced logging controls ask: JSON lines when
+/// `AWS_LAMBDA_LOG_FORMAT` is JSON, at the level of [`LOG_LEVEL`], else `AWS_LAMBDA_LOG_LEVEL`,
+/// else `RUST_LOG` (a level, or `target=level` pairs), else INFO.
+pub fn init_logging() {
+    let var = |name: &str| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
+    let filter = [LOG_LEVEL, "AWS_LAMBDA_LOG_LEVEL", "RUST_LOG"]
+        .into_iter()
+        .find_map(var)
+        .and_then(|level| log_filter(&level))
+        .unwrap_or_else(|| Targets::new().with_default(LevelFilter::INFO));
+    let json = var("AWS_LAMBDA_LOG_FORMAT").is_some_and(|f| f.eq_ignore_ascii_case("json"));
+    let lines = tracing_subscriber::fmt::layer()
+        .with_target(false)
+        .without_time();
+    let registry = tracing_subscriber::registry().with(filter);
+    if json {
+        registry.with(lines.json()).init();
+    } else {
+        registry.with(lines).init();
+    }
+}
+
+/// A log filter from a level (Lambda's `FATAL` is tracing's `error`) or `target=level` pairs.
+fn log_filter(text: &str) -> Option<Targets> {
+    let text = text.trim();
+    let text = if text.eq_ignore_ascii_case("fatal") {
+        "error"
+    } else {
+        text
+    };
+    text.parse().ok()
+}
 
 /// Reads the settings from the environment, adding the function's own log group to the exclusions
 /// (subscribing it would ship our own logs, and a filter on it is nobody's intent).
@@ -86,5 +125,29 @@ pub async fn report_init_error(error: &(dyn std::error::Error + Send + Sync)) {
             }
         }
         Err(e) => warn!(error = %e, "could not build the init error report"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tracing::Level;
+
+    #[test]
+    fn log_levels_as_lambda_names_them() {
+        for (text, enabled, disabled) in [
+            ("INFO", Level::INFO, Level::DEBUG),
+            ("debug", Level::DEBUG, Level::TRACE),
+            ("WARN", Level::WARN, Level::INFO),
+            ("FATAL", Level::ERROR, Level::WARN),
+            ("auto_subscribe=trace", Level::TRACE, Level::TRACE),
+        ] {
+            let filter = log_filter(text).expect(text);
+            assert!(filter.would_enable("auto_subscribe", &enabled), "{text}");
+            if disabled != enabled {
+                assert!(!filter.would_enable("auto_subscribe", &disabled), "{text}");
+            }
+        }
+        assert!(log_filter("=not a level=").is_none());
     }
 }
