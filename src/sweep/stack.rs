@@ -288,7 +288,7 @@ fn cut_short(
 pub async fn send(url: &str, response: &CustomResourceResponse) -> Result<(), String> {
     let body = serde_json::to_vec(response).map_err(|e| e.to_string())?;
     let connector = hyper_rustls::HttpsConnectorBuilder::new()
-        .with_provider_and_native_roots(rustls::crypto::aws_lc_rs::default_provider())
+        .with_provider_and_native_roots(rustls::crypto::ring::default_provider())
         .map_err(|e| format!("loading the system's root certificates: {e}"))?
         .https_or_http()
         .enable_http1()

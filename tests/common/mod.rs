@@ -107,6 +107,7 @@ impl Account {
             "local-aws",
         );
         let config = aws_config::defaults(BehaviorVersion::latest())
+            .http_client(auto_subscribe::aws::sdk::https_client())
             .region(Region::new(REGION))
             .endpoint_url(&aws.endpoint)
             .credentials_provider(credentials)
