@@ -46,7 +46,8 @@ pub struct SdkAws {
 /// Loads the SDK configuration the standard way (region, credentials, `AWS_ENDPOINT_URL`,
 /// profiles), with a Region or a profile given on the command line taking precedence.
 pub async fn load_config(region: Option<&str>, profile: Option<&str>) -> SdkConfig {
-    let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest()).http_client(https_client());
+    let mut loader =
+        aws_config::defaults(aws_config::BehaviorVersion::latest()).http_client(https_client());
     if let Some(region) = region {
         loader = loader.region(aws_config::Region::new(region.to_owned()));
     }
@@ -60,7 +61,9 @@ pub async fn load_config(region: Option<&str>, profile: Option<&str>) -> SdkConf
 pub fn https_client() -> aws_smithy_runtime_api::client::http::SharedHttpClient {
     use aws_smithy_http_client::tls;
     aws_smithy_http_client::Builder::new()
-        .tls_provider(tls::Provider::Rustls(tls::rustls_provider::CryptoMode::Ring))
+        .tls_provider(tls::Provider::Rustls(
+            tls::rustls_provider::CryptoMode::Ring,
+        ))
         .build_https()
 }
 
