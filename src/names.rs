@@ -11,6 +11,26 @@ use thiserror::Error;
 #[error("{0}")]
 pub struct InvalidName(String);
 
+/// `as_str` and `Display` for a checked string newtype: every name below is shown as the string
+/// it was parsed from.
+macro_rules! shown_as_str {
+    ($($name:ident),+) => {$(
+        impl $name {
+            pub fn as_str(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(&self.0)
+            }
+        }
+    )+};
+}
+
+shown_as_str!(LogGroupName, FilterName, AccountId, RoleArn);
+
 /// A CloudWatch Logs log group name: 1 to 512 characters of `a-z A-Z 0-9 _ - / . #`.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct LogGroupName(String);
@@ -30,16 +50,6 @@ impl LogGroupName {
             )));
         }
         Ok(Self(name.to_owned()))
-    }
-
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Display for LogGroupName {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
     }
 }
 
@@ -62,16 +72,6 @@ impl FilterName {
         }
         Ok(Self(name.to_owned()))
     }
-
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Display for FilterName {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
 }
 
 /// A 12-digit AWS account ID.
@@ -87,16 +87,6 @@ impl AccountId {
                 "{id:?} is not a 12-digit AWS account ID"
             )))
         }
-    }
-
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Display for AccountId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
     }
 }
 
@@ -231,10 +221,6 @@ impl RoleArn {
             )));
         }
         Ok(Self(text.to_owned()))
-    }
-
-    pub fn as_str(&self) -> &str {
-        &self.0
     }
 }
 
