@@ -8,7 +8,9 @@ use auto_subscribe::aws::pacing::{FILTER_API_QUOTA, Pacing};
 use auto_subscribe::aws::retry::RetryPolicy;
 use auto_subscribe::aws::sdk::{SdkAws, load_config};
 use auto_subscribe::function::Function;
-use auto_subscribe::function::runtime::{init_logging, report_init_error, settings_from_env};
+use auto_subscribe::function::runtime::{
+    deployment_from_env, init_logging, report_init_error, settings_from_env,
+};
 use lambda_runtime::{Error, LambdaEvent, service_fn};
 use serde_json::Value;
 
@@ -28,7 +30,8 @@ async fn main() -> Result<(), Error> {
     // a burst of new log groups queues up instead of tripping CloudWatch Logs' 5 requests/s quotas.
     let aws =
         SdkAws::new(&config, RetryPolicy::FUNCTION).with_pacing(Pacing::new(FILTER_API_QUOTA));
-    let function = Function::new(aws, settings);
+    let (stack_id, role_name) = deployment_from_env();
+    let function = Function::new(aws, settings).deployed(stack_id, role_name);
     let function = &function;
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
         function

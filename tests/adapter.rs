@@ -32,14 +32,21 @@ const FAST: RetryPolicy = RetryPolicy {
 fn adapter(logs_rules: &[&Rule], ssm_rules: &[&Rule]) -> SdkAws {
     let logs = mock_client!(aws_sdk_cloudwatchlogs, RuleMode::Sequential, logs_rules);
     let ssm = mock_client!(aws_sdk_ssm, RuleMode::Sequential, ssm_rules);
-    // Never called here: the Lambda client only carries a sweep's continuation.
+    // Never called here: the Lambda client only carries a sweep's continuation, CloudFormation
+    // only confirms a stack's deletion.
     let lambda = aws_sdk_lambda::Client::from_conf(
         aws_sdk_lambda::Config::builder()
             .behavior_version(aws_sdk_lambda::config::BehaviorVersion::latest())
             .region(aws_sdk_lambda::config::Region::new("us-east-1"))
             .build(),
     );
-    SdkAws::from_clients(logs, ssm, lambda, FAST)
+    let cloudformation = aws_sdk_cloudformation::Client::from_conf(
+        aws_sdk_cloudformation::Config::builder()
+            .behavior_version(aws_sdk_cloudformation::config::BehaviorVersion::latest())
+            .region(aws_sdk_cloudformation::config::Region::new("us-east-1"))
+            .build(),
+    );
+    SdkAws::from_clients(logs, ssm, lambda, cloudformation, FAST)
 }
 
 fn group() -> LogGroupName {

@@ -481,7 +481,7 @@ fn stack_request(
         "RequestType": kind,
         "ServiceToken": format!("arn:aws:lambda:us-east-1:{}:function:auto-subscribe", sender.id),
         "ResponseURL": response_url,
-        "StackId": format!("arn:aws:cloudformation:us-east-1:{}:stack/auto-subscribe/1", sender.id),
+        "StackId": sender.stack_id(),
         "RequestId": format!("request-{kind}"),
         "ResourceType": "Custom::AutoSubscribeSweep",
         "LogicalResourceId": "Sweep",
@@ -494,7 +494,7 @@ fn stack_request(
 async fn the_custom_resource_starts_a_sweep_on_create_and_update() {
     let (sender, central) = sender_and_central().await;
     let cloudformation = ResponseUrl::start();
-    let mut function = FunctionProcess::start(&sender, &[]);
+    let mut function = FunctionProcess::start(&sender, &[cloudformation.endpoint()]);
     for kind in ["Create", "Update"] {
         let answer =
             function
@@ -518,9 +518,9 @@ async fn the_custom_resource_starts_a_sweep_on_create_and_update() {
         );
         let invocations = sender.take_invocations();
         assert_eq!(invocations.len(), 1, "{kind}: one sweep started");
-        assert_eq!(
-            invocations[0]["payload"]["autoSubscribeSweep"]["remove"],
-            false
+        assert!(
+            invocations[0]["payload"]["autoSubscribeSweep"]["customResource"].is_null(),
+            "{kind}: a sweep, not a removal"
         );
     }
 }
@@ -529,7 +529,7 @@ async fn the_custom_resource_starts_a_sweep_on_create_and_update() {
 async fn the_custom_resource_answers_failure_too() {
     let sender = Account::new().await; // no destination parameter: a broken configuration
     let cloudformation = ResponseUrl::start();
-    let mut function = FunctionProcess::start(&sender, &[]);
+    let mut function = FunctionProcess::start(&sender, &[cloudformation.endpoint()]);
     let answer = function.runtime.invoke(&stack_request(
         "Create",
         &sender,
@@ -549,6 +549,7 @@ async fn the_custom_resource_answers_failure_too() {
     );
     assert!(sender.take_invocations().is_empty(), "no sweep started");
     // Deleting a stack whose configuration is broken is never blocked.
+    sender.set_stack_status("DELETE_IN_PROGRESS");
     function.runtime.invoke(&stack_request(
         "Delete",
         &sender,
@@ -581,7 +582,8 @@ async fn deleting_the_stack_removes_exactly_its_filters() {
         .await;
 
     let cloudformation = ResponseUrl::start();
-    let mut function = FunctionProcess::start(&sender, &[]);
+    let mut function = FunctionProcess::start(&sender, &[cloudformation.endpoint()]);
+    sender.set_stack_status("DELETE_IN_PROGRESS");
     // RemoveFiltersOnDelete=false leaves everything in place.
     function.runtime.invoke(&stack_request(
         "Delete",
@@ -661,7 +663,8 @@ async fn a_removal_across_invocations_reports_the_whole_removal() {
     let (sender, central) = sender_and_central().await;
     groups_with_ours_and_a_vendors(&sender, &central, 120).await;
     let cloudformation = ResponseUrl::start();
-    let mut function = FunctionProcess::start(&sender, &[]);
+    let mut function = FunctionProcess::start(&sender, &[cloudformation.endpoint()]);
+    sender.set_stack_status("DELETE_IN_PROGRESS");
     let delete = stack_request("Delete", &sender, &cloudformation.url, "true");
     let invocations = run_removal(&mut function, &sender, delete);
     assert!(invocations >= 3, "pages of 50: {invocations} invocations");
@@ -696,7 +699,8 @@ async fn a_removal_out_of_time_answers_in_time_and_names_the_command_that_finish
     let (sender, central) = sender_and_central().await;
     groups_with_ours_and_a_vendors(&sender, &central, 70).await;
     let cloudformation = ResponseUrl::start();
-    let mut function = FunctionProcess::start(&sender, &[]);
+    let mut function = FunctionProcess::start(&sender, &[cloudformation.endpoint()]);
+    sender.set_stack_status("DELETE_IN_PROGRESS");
     let mut delete = stack_request("Delete", &sender, &cloudformation.url, "true");
     // No time for a second invocation.
     delete["ResourceProperties"]["ServiceTimeout"] = json!("1");

@@ -40,6 +40,8 @@ pub struct FakeAws {
     calls: Mutex<Vec<String>>,
     /// (call, n, error): the n-th call named `call` fails with `error`.
     failures: Mutex<Vec<(String, usize, ApiError)>>,
+    /// Stack ID to its status, as DescribeStacks answers.
+    stacks: Mutex<HashMap<String, String>>,
 }
 
 impl FakeAws {
@@ -68,6 +70,13 @@ impl FakeAws {
             .expect("fresh")
             .insert(name.into(), value.into());
         self
+    }
+
+    pub fn set_stack_status(&self, stack_id: &str, status: &str) {
+        self.stacks
+            .lock()
+            .expect("not poisoned")
+            .insert(stack_id.into(), status.into());
     }
 
     pub fn fail_nth(&self, call: &str, n: usize, error: ApiError) {
@@ -178,6 +187,20 @@ impl Aws for FakeAws {
         payload: &serde_json::Value,
     ) -> Result<(), ApiError> {
         self.record(format!("invoke {function_arn} {payload}"))
+    }
+
+    async fn stack_status(&self, stack_id: &str) -> Result<String, ApiError> {
+        self.record("describe-stacks".into())?;
+        self.stacks
+            .lock()
+            .expect("not poisoned")
+            .get(stack_id)
+            .cloned()
+            .ok_or_else(|| {
+                ApiError::Other(format!(
+                    "ValidationError: Stack with id {stack_id} does not exist"
+                ))
+            })
     }
 
     async fn put_parameter(&self, name: &str, value: &str) -> Result<(), ApiError> {

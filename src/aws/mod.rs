@@ -58,12 +58,14 @@ pub struct LogGroupPage {
     pub next_token: Option<String>,
 }
 
-/// A log group as DescribeLogGroups lists it.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// A log group as DescribeLogGroups lists it (and as a sweep carries it to its next invocation).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct LogGroupInfo {
     pub name: String,
     /// `STANDARD`, `INFREQUENT_ACCESS`, `DELIVERY`; `None` when AWS does not say (then STANDARD).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub class: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub arn: Option<String>,
 }
 
@@ -102,6 +104,10 @@ pub trait Aws: Send + Sync {
         function_arn: &str,
         payload: &serde_json::Value,
     ) -> impl Future<Output = Result<(), ApiError>> + Send;
+
+    /// The status of a CloudFormation stack (`DescribeStacks`), such as `DELETE_IN_PROGRESS`.
+    fn stack_status(&self, stack_id: &str)
+    -> impl Future<Output = Result<String, ApiError>> + Send;
 
     /// One page of DescribeLogGroups, optionally narrowed to names starting with `prefix`.
     fn describe_log_groups(

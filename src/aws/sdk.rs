@@ -38,6 +38,7 @@ pub struct SdkAws {
     logs: aws_sdk_cloudwatchlogs::Client,
     ssm: aws_sdk_ssm::Client,
     lambda: aws_sdk_lambda::Client,
+    cloudformation: aws_sdk_cloudformation::Client,
     retry: RetryPolicy,
     stats: Arc<CallStats>,
     pacing: Option<Arc<Pacing>>,
@@ -73,6 +74,7 @@ impl SdkAws {
             aws_sdk_cloudwatchlogs::Client::new(config),
             aws_sdk_ssm::Client::new(config),
             aws_sdk_lambda::Client::new(config),
+            aws_sdk_cloudformation::Client::new(config),
             retry,
         )
     }
@@ -82,6 +84,7 @@ impl SdkAws {
         logs: aws_sdk_cloudwatchlogs::Client,
         ssm: aws_sdk_ssm::Client,
         lambda: aws_sdk_lambda::Client,
+        cloudformation: aws_sdk_cloudformation::Client,
         retry: RetryPolicy,
     ) -> Self {
         let logs = aws_sdk_cloudwatchlogs::Client::from_conf(
@@ -103,10 +106,18 @@ impl SdkAws {
                 .retry_config(RetryConfig::disabled())
                 .build(),
         );
+        let cloudformation = aws_sdk_cloudformation::Client::from_conf(
+            cloudformation
+                .config()
+                .to_builder()
+                .retry_config(RetryConfig::disabled())
+                .build(),
+        );
         Self {
             logs,
             ssm,
             lambda,
+            cloudformation,
             retry,
             stats: Arc::default(),
             pacing: None,
@@ -298,6 +309,23 @@ impl Aws for SdkAws {
         })
         .await
         .map(|_| ())
+    }
+
+    async fn stack_status(&self, stack_id: &str) -> Result<String, ApiError> {
+        let answer = self
+            .retrying(None, || {
+                self.cloudformation
+                    .describe_stacks()
+                    .stack_name(stack_id)
+                    .send()
+            })
+            .await?;
+        answer
+            .stacks()
+            .first()
+            .and_then(|stack| stack.stack_status())
+            .map(|status| status.as_str().to_owned())
+            .ok_or_else(|| ApiError::NotFound(format!("stack {stack_id} has no status")))
     }
 
     async fn put_parameter(&self, name: &str, value: &str) -> Result<(), ApiError> {

@@ -9,19 +9,81 @@ use serde_json::Value;
 use crate::decision::LogGroup;
 use crate::names::{FunctionArn, LogGroupName};
 use crate::sweep::request::SweepRequest;
+use crate::sweep::response_url::Endpoints;
 use crate::sweep::stack::CustomResourceRequest;
+
+/// Who the function is, as far as reading a payload goes: its ARN, the stack it belongs to
+/// (`STACK_ID`), and its role's name (`FUNCTION_ROLE_NAME`), which CloudTrail shows on the calls
+/// it makes itself.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Deployment {
+    pub function: FunctionArn,
+    pub stack_id: Option<String>,
+    pub role_name: Option<String>,
+}
+
+impl Deployment {
+    /// A CloudFormation request the function may act on and answer: from its own stack, with a
+    /// response URL it may PUT to. The reason otherwise.
+    fn admits(&self, request: &CustomResourceRequest) -> Result<(), String> {
+        match &self.stack_id {
+            Some(own) if *own == request.stack_id => {}
+            Some(own) => {
+                return Err(format!(
+                    "custom resource request refused: it comes from stack {}, and this function belongs to stack {own}",
+                    request.stack_id
+                ));
+            }
+            None => {
+                return Err(format!(
+                    "custom resource request refused: it comes from stack {}, and this function has no STACK_ID to check it against",
+                    request.stack_id
+                ));
+            }
+        }
+        request
+            .response_url(&Endpoints::from_env())
+            .map(|_| ())
+            .map_err(|e| format!("custom resource request refused: {e}"))
+    }
+
+    /// Whether a CloudTrail `userIdentity.arn` is this function's own session: Lambda runs it as
+    /// `arn:PARTITION:sts::ACCOUNT:assumed-role/ROLE/FUNCTION_NAME`.
+    fn is_own_session(&self, caller: &str) -> bool {
+        let function = &self.function;
+        let prefix = format!(
+            "arn:{}:sts::{}:assumed-role/",
+            function.partition(),
+            function.account()
+        );
+        let Some(rest) = caller.strip_prefix(&prefix) else {
+            return false;
+        };
+        let Some((role, session)) = rest.split_once('/') else {
+            return false;
+        };
+        session == function.name() && self.role_name.as_deref().is_none_or(|own| own == role)
+    }
+}
 
 /// One invocation, by what it asks of the function.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Invocation {
     /// CloudTrail reported a successful `CreateLogGroup` in this account and Region.
     Created(LogGroup),
+    /// Someone else changed a group's subscription filters (a successful `PutSubscriptionFilter`
+    /// or `DeleteSubscriptionFilter`): the group is reconciled again, so a central filter deleted or
+    /// re-pointed by hand is back within seconds.
+    FiltersChanged(LogGroup),
     /// Sweep the account: the schedule, or a sweep continuing where the last invocation stopped.
     Sweep(SweepRequest),
     /// CloudFormation's request for the stack's custom resource.
     Stack(CustomResourceRequest),
     /// The next slice of the stack's removal, and the request it answers when it ends.
     Removal(SweepRequest, CustomResourceRequest),
+    /// A request the function will not act on or answer, though it looks like one of its own: a
+    /// custom resource request from another stack, or with a response URL it may not PUT to.
+    Refused(String),
     /// Nothing for this function to do: the group the payload names, if any, and why.
     NotOurs {
         log_group_name: Option<String>,
@@ -30,8 +92,8 @@ pub enum Invocation {
 }
 
 impl Invocation {
-    /// Reads a payload the function `function` was invoked with.
-    pub fn parse(payload: &Value, function: &FunctionArn) -> Self {
+    /// Reads a payload the function `me` was invoked with.
+    pub fn parse(payload: &Value, me: &Deployment) -> Self {
         let not_ours = |reason: String| Self::NotOurs {
             log_group_name: payload
                 .pointer("/detail/requestParameters/logGroupName")
@@ -44,7 +106,10 @@ impl Invocation {
         };
         if envelope.contains_key("RequestType") {
             return match CustomResourceRequest::read(payload) {
-                Ok(request) => Self::Stack(request),
+                Ok(request) => match me.admits(&request) {
+                    Ok(()) => Self::Stack(request),
+                    Err(reason) => Self::Refused(reason),
+                },
                 Err(reason) => not_ours(reason),
             };
         }
@@ -56,7 +121,10 @@ impl Invocation {
                     .map(CustomResourceRequest::read)
                 {
                     None => Self::Sweep(request),
-                    Some(Ok(stack)) => Self::Removal(request, stack),
+                    Some(Ok(stack)) => match me.admits(&stack) {
+                        Ok(()) => Self::Removal(request, stack),
+                        Err(reason) => Self::Refused(reason),
+                    },
                     Some(Err(reason)) => not_ours(reason),
                 },
                 Err(reason) => not_ours(reason),
@@ -65,8 +133,9 @@ impl Invocation {
         let text = |key: &str| envelope.get(key).and_then(Value::as_str);
         match (text("source"), text("detail-type")) {
             (Some("aws.events"), Some("Scheduled Event")) => Self::Sweep(SweepRequest::default()),
-            (_, Some("AWS API Call via CloudTrail")) => match read_api_call(payload, function) {
-                Ok(group) => Self::Created(group),
+            (_, Some("AWS API Call via CloudTrail")) => match read_api_call(payload, me) {
+                Ok((ApiCall::CreateLogGroup, group)) => Self::Created(group),
+                Ok((ApiCall::FilterChange, group)) => Self::FiltersChanged(group),
                 Err(reason) => not_ours(reason),
             },
             (_, Some(other)) => not_ours(format!(
@@ -77,32 +146,51 @@ impl Invocation {
     }
 }
 
-/// Reads an EventBridge "AWS API Call via CloudTrail" event: `Ok` for a successful
-/// `CreateLogGroup` in `function`'s account and Region, with what the event says of the group;
-/// otherwise the reason to skip it.
-fn read_api_call(event: &Value, function: &FunctionArn) -> Result<LogGroup, String> {
+/// The CloudTrail calls the function acts on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum ApiCall {
+    CreateLogGroup,
+    /// `PutSubscriptionFilter` or `DeleteSubscriptionFilter`.
+    FilterChange,
+}
+
+/// Reads an EventBridge "AWS API Call via CloudTrail" event: `Ok` for a successful call the
+/// function acts on, in `me`'s account and Region and not made by `me`, with what the event says
+/// of the group; otherwise the reason to skip it.
+fn read_api_call(event: &Value, me: &Deployment) -> Result<(ApiCall, LogGroup), String> {
+    let function = &me.function;
     let text = |v: Option<&Value>| v.and_then(Value::as_str).map(str::to_owned);
     let Some(detail) = event.get("detail").and_then(Value::as_object) else {
         return Err("malformed event: no detail object".into());
     };
     let source = text(detail.get("eventSource"));
     let name = text(detail.get("eventName"));
-    if source.as_deref() != Some("logs.amazonaws.com") || name.as_deref() != Some("CreateLogGroup")
-    {
-        return Err(format!(
-            "not a CreateLogGroup call (eventSource {}, eventName {})",
-            source.as_deref().unwrap_or("missing"),
-            name.as_deref().unwrap_or("missing")
-        ));
-    }
+    let call = match (source.as_deref(), name.as_deref()) {
+        (Some("logs.amazonaws.com"), Some("CreateLogGroup")) => ApiCall::CreateLogGroup,
+        (
+            Some("logs.amazonaws.com"),
+            Some("PutSubscriptionFilter" | "DeleteSubscriptionFilter"),
+        ) => ApiCall::FilterChange,
+        _ => {
+            return Err(format!(
+                "not a CreateLogGroup or subscription filter call (eventSource {}, eventName {})",
+                source.as_deref().unwrap_or("missing"),
+                name.as_deref().unwrap_or("missing")
+            ));
+        }
+    };
+    let name = name.unwrap_or_default();
     match detail.get("errorCode") {
         None | Some(Value::Null) => {}
         Some(code) => {
-            return Err(format!(
-                "the CreateLogGroup call failed ({})",
-                as_text(code)
-            ));
+            return Err(format!("the {name} call failed ({})", as_text(code)));
         }
+    }
+    let caller = event
+        .pointer("/detail/userIdentity/arn")
+        .and_then(Value::as_str);
+    if call == ApiCall::FilterChange && caller.is_some_and(|arn| me.is_own_session(arn)) {
+        return Err(format!("the function's own {name} call"));
     }
     let account = text(event.get("account")).or_else(|| text(detail.get("recipientAccountId")));
     match account {
@@ -137,11 +225,14 @@ fn read_api_call(event: &Value, function: &FunctionArn) -> Result<LogGroup, Stri
         .get("logGroupClass")
         .filter(|class| !class.is_null())
         .map(as_text);
-    Ok(LogGroup {
-        name,
-        class,
-        account: Some(function.account().clone()),
-    })
+    Ok((
+        call,
+        LogGroup {
+            name,
+            class,
+            account: Some(function.account().clone()),
+        },
+    ))
 }
 
 /// A JSON value as text: a string as it is, anything else as JSON.
@@ -170,9 +261,19 @@ mod tests {
     use crate::sweep::request::CONTINUATION_KEY;
     use serde_json::json;
 
-    fn function() -> FunctionArn {
-        FunctionArn::parse("arn:aws:lambda:us-east-1:111111111111:function:auto-subscribe")
-            .expect("valid ARN")
+    const STACK: &str = "arn:aws:cloudformation:us-east-1:111111111111:stack/logs/1";
+    const RESPONSE_URL: &str =
+        "https://cloudformation-custom-resource-response-useast1.s3.amazonaws.com/x?sig=s";
+
+    fn function() -> Deployment {
+        Deployment {
+            function: FunctionArn::parse(
+                "arn:aws:lambda:us-east-1:111111111111:function:auto-subscribe",
+            )
+            .expect("valid ARN"),
+            stack_id: Some(STACK.into()),
+            role_name: Some("logs-FunctionRole-1".into()),
+        }
     }
 
     fn event() -> Value {
@@ -380,17 +481,20 @@ mod tests {
         }
     }
 
+    fn stack_request(stack_id: &str, url: &str) -> Value {
+        json!({
+            "RequestType": "Delete", "ResponseURL": url, "StackId": stack_id,
+            "RequestId": "r", "LogicalResourceId": "Sweep",
+        })
+    }
+
     #[test]
     fn our_own_payloads_are_typed() {
-        let request = json!({
-            "RequestType": "Delete", "ResponseURL": "https://example", "StackId": "s",
-            "RequestId": "r", "LogicalResourceId": "Sweep",
-        });
+        let request = stack_request(STACK, RESPONSE_URL);
         let Invocation::Stack(stack) = Invocation::parse(&request, &function()) else {
             panic!("a stack request")
         };
         let removal = SweepRequest {
-            remove: true,
             custom_resource: Some(request.clone()),
             ..SweepRequest::default()
         };
@@ -403,5 +507,98 @@ mod tests {
             Invocation::parse(&broken, &function()),
             Invocation::NotOurs { .. }
         ));
+    }
+
+    #[test]
+    fn requests_from_other_stacks_or_to_other_hosts_are_refused() {
+        let other_stack = "arn:aws:cloudformation:us-east-1:111111111111:stack/other/2";
+        let unchecked = Deployment {
+            stack_id: None,
+            ..function()
+        };
+        for (request, me, why) in [
+            (
+                stack_request(other_stack, RESPONSE_URL),
+                function(),
+                "belongs to stack",
+            ),
+            (stack_request(STACK, RESPONSE_URL), unchecked, "no STACK_ID"),
+            (
+                stack_request(STACK, "https://attacker.example/x?sig=s"),
+                function(),
+                "not an Amazon S3 host",
+            ),
+            (
+                stack_request(STACK, "http://bucket.s3.amazonaws.com/x?sig=s"),
+                function(),
+                "not HTTPS",
+            ),
+        ] {
+            let removal = SweepRequest {
+                custom_resource: Some(request.clone()),
+                ..SweepRequest::default()
+            }
+            .payload();
+            for payload in [request, removal] {
+                match Invocation::parse(&payload, &me) {
+                    Invocation::Refused(reason) => {
+                        assert!(reason.contains(why), "{reason}");
+                        assert!(!reason.contains("sig=s"), "the URL stays secret: {reason}");
+                    }
+                    other => panic!("{payload}: {other:?}"),
+                }
+            }
+        }
+    }
+
+    fn filter_event(name: &str, caller: &str) -> Value {
+        let mut e = with(event(), "/detail/eventName", json!(name));
+        e["detail"]["userIdentity"]["arn"] = json!(caller);
+        e["detail"]["requestParameters"]["filterName"] = json!("central-logging");
+        e
+    }
+
+    #[test]
+    fn filter_changes_by_others_are_read_and_the_functions_own_are_skipped() {
+        let someone = "arn:aws:sts::111111111111:assumed-role/Admin/alice";
+        let own = "arn:aws:sts::111111111111:assumed-role/logs-FunctionRole-1/auto-subscribe";
+        for name in ["DeleteSubscriptionFilter", "PutSubscriptionFilter"] {
+            match Invocation::parse(&filter_event(name, someone), &function()) {
+                Invocation::FiltersChanged(group) => {
+                    assert_eq!(group.name.as_str(), "/aws/lambda/orders-api");
+                }
+                other => panic!("{name}: {other:?}"),
+            }
+            let skipped = |caller: &str, me: &Deployment| match Invocation::parse(
+                &filter_event(name, caller),
+                me,
+            ) {
+                Invocation::NotOurs { reason, .. } => reason,
+                other => panic!("{name}: {other:?}"),
+            };
+            assert!(skipped(own, &function()).contains("own"));
+            // Without the role's name, the session name alone identifies the function.
+            let any_role = Deployment {
+                role_name: None,
+                ..function()
+            };
+            let other_role = "arn:aws:sts::111111111111:assumed-role/Other/auto-subscribe";
+            assert!(skipped(other_role, &any_role).contains("own"));
+            // With it, a session of the same name under another role is someone else.
+            assert!(matches!(
+                Invocation::parse(&filter_event(name, other_role), &function()),
+                Invocation::FiltersChanged(_)
+            ));
+            // Other accounts' sessions and failed calls are skipped too.
+            let failed = with(
+                filter_event(name, someone),
+                "/detail/errorCode",
+                json!("AccessDenied"),
+            );
+            assert!(matches!(
+                Invocation::parse(&failed, &function()),
+                Invocation::NotOurs { .. }
+            ));
+        }
     }
 }

@@ -9,12 +9,16 @@ use crate::outcome::Tally;
 pub const NAMESPACE: &str = "AutoSubscribe";
 
 /// What one invocation did.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Counts {
     /// The groups it handled, by outcome (an event's one group, or a sweep slice's).
     pub outcomes: Tally,
     /// Throttled answers that were retried.
     pub throttled_retries: u64,
+    /// Sweep chains stopped by their hop bound.
+    pub sweeps_stopped: u64,
+    /// The group the function stopped repairing, when it did.
+    pub repairs_stopped: Option<String>,
 }
 
 impl Counts {
@@ -28,6 +32,8 @@ impl Counts {
             ("Skipped", outcomes.skipped),
             ("Failed", outcomes.failed),
             ("ThrottledRetries", self.throttled_retries),
+            ("SweepsStopped", self.sweeps_stopped),
+            ("RepairsStopped", u64::from(self.repairs_stopped.is_some())),
         ];
         let mut document = json!({
             "_aws": {
@@ -44,6 +50,25 @@ impl Counts {
             document[name] = json!(value);
         }
         document
+    }
+
+    /// When repairs of a group stopped, a second document that names it (dimension
+    /// `LogGroupName`), so an alarm or a dashboard shows which group two tools fight over.
+    pub fn repairs_stopped_emf(&self, function_name: &str, timestamp_ms: u128) -> Option<Value> {
+        let group = self.repairs_stopped.as_ref()?;
+        Some(json!({
+            "_aws": {
+                "Timestamp": timestamp_ms as u64,
+                "CloudWatchMetrics": [{
+                    "Namespace": NAMESPACE,
+                    "Dimensions": [["FunctionName", "LogGroupName"]],
+                    "Metrics": [{"Name": "RepairsStopped", "Unit": "Count"}],
+                }],
+            },
+            "FunctionName": function_name,
+            "LogGroupName": group,
+            "RepairsStopped": 1,
+        }))
     }
 }
 
@@ -76,5 +101,10 @@ mod tests {
             (Some(1), Some(2))
         );
         assert_eq!(doc["ThrottledRetries"], 3);
+        assert!(counts.repairs_stopped_emf("f", 1).is_none());
+        counts.repairs_stopped = Some("/contested".into());
+        let named = counts.repairs_stopped_emf("f", 1).expect("a document");
+        assert_eq!(named["LogGroupName"], "/contested");
+        assert_eq!(counts.emf("f", 1)["RepairsStopped"], 1);
     }
 }

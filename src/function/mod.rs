@@ -6,9 +6,11 @@
 pub mod error;
 pub mod invocation;
 pub mod metrics;
+pub mod repairs;
 pub mod runtime;
 
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use serde::Serialize;
 use tracing::{info, warn};
@@ -20,11 +22,12 @@ use crate::names::FunctionArn;
 use crate::outcome::{Outcome, OutcomeLabel};
 use crate::reconcile::Reconciler;
 use crate::settings::Settings;
-use crate::sweep::lambda::{SweepResponse, Sweeper, listing_deadline};
+use crate::sweep::lambda::{SweepResponse, Sweeper, before_deadline, listing_deadline};
 use crate::sweep::stack::{self, CustomResourceResponse, StackAnswer};
 pub use error::FunctionError;
-pub use invocation::Invocation;
+pub use invocation::{Deployment, Invocation};
 use metrics::Counts;
+use repairs::{MAX_REPAIRS, Repairs};
 
 /// What the function answers for one log group's event (skips included).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -37,6 +40,21 @@ pub struct Response {
     pub reason: Option<String>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub removed_filters: Vec<String>,
+    /// The group was repaired too often lately and is left alone (see [`repairs`]).
+    #[serde(skip)]
+    pub repairs_stopped: bool,
+}
+
+impl Response {
+    fn skipped(log_group_name: Option<String>, reason: String) -> Self {
+        Self {
+            log_group_name,
+            outcome: OutcomeLabel::Skipped,
+            reason: Some(reason),
+            removed_filters: Vec::new(),
+            repairs_stopped: false,
+        }
+    }
 }
 
 /// What the function answers: one log group's outcome, one slice of a sweep, or what it told
@@ -55,9 +73,17 @@ impl Answer {
     pub fn counts(&self) -> Counts {
         let mut counts = Counts::default();
         match self {
-            Answer::Group(response) => counts.outcomes.add(response.outcome),
+            Answer::Group(response) => {
+                counts.outcomes.add(response.outcome);
+                if response.repairs_stopped {
+                    counts.repairs_stopped = response.log_group_name.clone();
+                }
+            }
             Answer::Stack(_) => {}
-            Answer::Sweep(SweepResponse { sweep }) => counts.outcomes = sweep.counts,
+            Answer::Sweep(SweepResponse { sweep, stopped }) => {
+                counts.outcomes = sweep.counts;
+                counts.sweeps_stopped = u64::from(stopped.is_some());
+            }
         }
         counts
     }
@@ -76,6 +102,7 @@ impl From<StackAnswer> for Answer {
         match answer {
             StackAnswer::Answered(response) => Answer::Stack(response),
             StackAnswer::Swept(slice) => Answer::Sweep(slice),
+            StackAnswer::Refused(reason) => Answer::Group(Response::skipped(None, reason)),
         }
     }
 }
@@ -86,6 +113,11 @@ pub struct Function<A> {
     aws: Arc<A>,
     settings: Settings,
     destination: Destination,
+    /// The stack the function belongs to (`STACK_ID`): the only one whose requests it acts on.
+    stack_id: Option<String>,
+    /// The function's role name (`FUNCTION_ROLE_NAME`), to know its own calls in CloudTrail.
+    role_name: Option<String>,
+    repairs: Repairs,
 }
 
 impl<A: Aws + 'static> Function<A> {
@@ -95,7 +127,17 @@ impl<A: Aws + 'static> Function<A> {
             aws: Arc::new(aws),
             settings,
             destination,
+            stack_id: None,
+            role_name: None,
+            repairs: Repairs::default(),
         }
+    }
+
+    /// The stack the function belongs to, and its role's name.
+    pub fn deployed(mut self, stack_id: Option<String>, role_name: Option<String>) -> Self {
+        self.stack_id = stack_id;
+        self.role_name = role_name;
+        self
     }
 
     pub fn aws(&self) -> &A {
@@ -112,15 +154,23 @@ impl<A: Aws + 'static> Function<A> {
     ) -> Result<Answer, FunctionError> {
         let function = FunctionArn::parse(invoked_function_arn)
             .map_err(|e| FunctionError::Identity(e.to_string()))?;
+        let me = Deployment {
+            function,
+            stack_id: self.stack_id.clone(),
+            role_name: self.role_name.clone(),
+        };
+        let function = &me.function;
         let sweeper = Sweeper {
             aws: &self.aws,
             settings: &self.settings,
             destination: &self.destination,
-            function: &function,
+            function,
             deadline: listing_deadline(deadline_ms),
+            answer_by: before_deadline(deadline_ms, Duration::from_secs(2)),
         };
-        match Invocation::parse(payload, &function) {
-            Invocation::Created(group) => self.created(&group, &function).await,
+        match Invocation::parse(payload, &me) {
+            Invocation::Created(group) => self.reconcile(&group, function).await,
+            Invocation::FiltersChanged(group) => self.repair(&group, function).await,
             Invocation::Sweep(request) => {
                 Ok(Answer::Sweep(Box::pin(sweeper.sweep(&request)).await?))
             }
@@ -132,23 +182,50 @@ impl<A: Aws + 'static> Function<A> {
                     .await?
                     .into())
             }
+            Invocation::Refused(reason) => {
+                warn!(outcome = "skipped", reason = %reason, "request refused");
+                Ok(Answer::Group(Response::skipped(None, reason)))
+            }
             Invocation::NotOurs {
                 log_group_name,
                 reason,
             } => {
                 info!(log_group = log_group_name, outcome = "skipped", reason = %reason, "event skipped");
-                Ok(Answer::Group(Response {
-                    log_group_name,
-                    outcome: OutcomeLabel::Skipped,
-                    reason: Some(reason),
-                    removed_filters: Vec::new(),
-                }))
+                Ok(Answer::Group(Response::skipped(log_group_name, reason)))
             }
         }
     }
 
-    /// A new log group: subscribed when the selection takes it.
-    async fn created(
+    /// A group whose filters someone else changed: reconciled again, unless it has been repaired
+    /// too often lately (then nothing is called at all).
+    async fn repair(
+        &self,
+        group: &LogGroup,
+        function: &FunctionArn,
+    ) -> Result<Answer, FunctionError> {
+        let name = &group.name;
+        if self.repairs.exhausted(name, Instant::now()) {
+            let reason = format!(
+                "repaired {MAX_REPAIRS} times within the hour: another tool keeps changing its \
+                 subscription filters, so it is left alone for now"
+            );
+            warn!(log_group = %name, outcome = "skipped", reason = %reason, "repairs stopped");
+            let mut response = Response::skipped(Some(name.to_string()), reason);
+            response.repairs_stopped = true;
+            return Ok(Answer::Group(response));
+        }
+        let answer = self.reconcile(group, function).await?;
+        if answer
+            .group()
+            .is_some_and(|r| r.outcome == OutcomeLabel::Subscribed)
+        {
+            self.repairs.record(name, Instant::now());
+        }
+        Ok(answer)
+    }
+
+    /// A new log group, or one whose filters changed: subscribed when the selection takes it.
+    async fn reconcile(
         &self,
         group: &LogGroup,
         function: &FunctionArn,
@@ -189,6 +266,7 @@ impl<A: Aws + 'static> Function<A> {
                     outcome: label,
                     reason,
                     removed_filters: removed,
+                    repairs_stopped: false,
                 }))
             }
         }
@@ -240,7 +318,7 @@ mod tests {
             aws.add_group(name, vec![]);
         }
         let f = function(aws);
-        let Answer::Sweep(SweepResponse { sweep }) =
+        let Answer::Sweep(SweepResponse { sweep, .. }) =
             f.handle(&scheduled(), ARN, LATER).await.expect("swept")
         else {
             panic!("a sweep answer")
@@ -275,7 +353,7 @@ mod tests {
             .handle(&scheduled(), ARN, now_ms + 1_000)
             .await
             .expect("swept");
-        let Answer::Sweep(SweepResponse { sweep }) = &answer else {
+        let Answer::Sweep(SweepResponse { sweep, .. }) = &answer else {
             panic!("a sweep answer")
         };
         assert_eq!(
@@ -294,7 +372,7 @@ mod tests {
             .handle(&continuation.payload(), ARN, LATER)
             .await
             .expect("continued");
-        let Answer::Sweep(SweepResponse { sweep }) = &answer else {
+        let Answer::Sweep(SweepResponse { sweep, .. }) = &answer else {
             panic!("a sweep answer")
         };
         assert_eq!((sweep.counts.total, sweep.next_token.as_deref()), (3, None));

@@ -101,8 +101,18 @@ impl Function<SdkAws> {
             .duration_since(UNIX_EPOCH)
             .unwrap_or_default();
         println!("{}", counts.emf(&function_name, now.as_millis()));
+        if let Some(named) = counts.repairs_stopped_emf(&function_name, now.as_millis()) {
+            println!("{named}");
+        }
         result
     }
+}
+
+/// The stack the function belongs to (`STACK_ID`) and its role's name (`FUNCTION_ROLE_NAME`), as
+/// the stack sets them.
+pub fn deployment_from_env() -> (Option<String>, Option<String>) {
+    let var = |name: &str| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
+    (var("STACK_ID"), var("FUNCTION_ROLE_NAME"))
 }
 
 /// Tells the Runtime API that initialisation failed (`/runtime/init/error`), so the invocation fails

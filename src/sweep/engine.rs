@@ -7,7 +7,9 @@
 //! adapter's token buckets pace every call, so the describe and write pipelines stay busy side by
 //! side at the quota. A group whose calls kept being throttled past the adapter's retries gets one
 //! more pass at the end instead of being reported lost. A deadline stops the listing, for a run
-//! that must fit in a Lambda invocation; the summary then says where to continue.
+//! that must fit in a Lambda invocation; the summary then says where to continue, and which
+//! groups the second pass had no time left for ([`Summary::leftovers`]: the next run takes them
+//! first, through [`Job::carried`]).
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -46,6 +48,10 @@ pub struct Job {
     pub deadline: Option<Instant>,
     /// Continue a sweep from this DescribeLogGroups token.
     pub start_token: Option<String>,
+    /// Groups a previous run had no time left to try again: handled before any listing.
+    pub carried: Vec<LogGroupInfo>,
+    /// The listing already reached its end: handle `carried` only.
+    pub listing_done: bool,
 }
 
 /// The run's result, as `--output json` prints it: the counts, then the failures.
@@ -57,6 +63,10 @@ pub struct Summary {
     /// Where a run cut short by its deadline should continue.
     #[serde(rename = "nextToken", skip_serializing_if = "Option::is_none")]
     pub next_token: Option<String>,
+    /// Groups whose calls kept being throttled, not tried again because the deadline had passed;
+    /// not counted yet.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub leftovers: Vec<LogGroupInfo>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -111,6 +121,8 @@ where
             prefix,
             start_token: run.job.start_token.clone(),
             deadline: run.job.deadline,
+            carried: run.job.carried.clone(),
+            done: run.job.listing_done,
         },
         queue_tx,
         progress.clone(),
@@ -147,7 +159,12 @@ where
         .unwrap_or_else(|e| Err(ApiError::Other(format!("listing task: {e}"))));
 
     // A second chance for groups whose calls kept being throttled: the burst that caused it is over.
+    // Past the deadline, they are left to the next run.
     for group in retry_later {
+        if run.job.deadline.is_some_and(|d| Instant::now() >= d) {
+            summary.leftovers.push(group);
+            continue;
+        }
         let outcome = run.handle(aws.as_ref(), &group).await;
         progress(Progress::Done(outcome.label()));
         summary.record(&group.name, &outcome);
@@ -156,11 +173,15 @@ where
     Ok(summary)
 }
 
-/// Where the listing starts, what it is narrowed to, and when it stops taking new pages.
+/// Where the listing starts, what it is narrowed to, when it stops taking new pages, and the
+/// groups queued before it.
 struct Listing {
     prefix: Option<String>,
     start_token: Option<String>,
     deadline: Option<Instant>,
+    carried: Vec<LogGroupInfo>,
+    /// Queue `carried` only.
+    done: bool,
 }
 
 /// Pages DescribeLogGroups to the end, or until the deadline, feeding the queue; the queue's bound
@@ -172,6 +193,14 @@ async fn list<A: Aws, P: Fn(Progress)>(
     queue: mpsc::Sender<LogGroupInfo>,
     progress: Arc<P>,
 ) -> Result<Option<String>, ApiError> {
+    for group in listing.carried {
+        if queue.send(group).await.is_err() {
+            return Ok(None);
+        }
+    }
+    if listing.done {
+        return Ok(None);
+    }
     let mut next_token = listing.start_token;
     let mut seen = 0;
     loop {
@@ -250,6 +279,8 @@ mod tests {
             workers: 4,
             deadline: None,
             start_token: None,
+            carried: Vec::new(),
+            listing_done: false,
         }
     }
 
@@ -425,6 +456,46 @@ mod tests {
         );
         assert_eq!(summary.counts.total, 1, "counted once");
         assert_eq!(aws.filter_names("/a"), vec!["central-logging"]);
+    }
+
+    #[tokio::test]
+    async fn past_the_deadline_the_second_pass_is_left_to_the_next_run_which_takes_it_first() {
+        let aws = Arc::new(FakeAws::with_group("/a", vec![], 2));
+        let exhausted = ApiError::RetriesExhausted {
+            attempts: 10,
+            last: "ThrottlingException".into(),
+        };
+        aws.fail_nth("put central-logging", 1, exhausted);
+        // A deadline already past: the listing ends (one page), the second pass does not run.
+        let first = Job {
+            deadline: Some(Instant::now()),
+            ..job()
+        };
+        let summary = run(aws.clone(), first, |_| {}).await.expect("listed");
+        assert_eq!(summary.counts.total, 0, "not counted yet: {summary:?}");
+        assert_eq!(summary.next_token, None);
+        let leftovers = summary.leftovers;
+        assert_eq!(leftovers.len(), 1);
+        assert!(aws.filter_names("/a").is_empty());
+        // The next run handles the carried group first, and lists nothing when the listing ended.
+        let next = Job {
+            carried: leftovers,
+            listing_done: true,
+            ..job()
+        };
+        let calls_before = aws.calls().len();
+        let summary = run(aws.clone(), next, |_| {}).await.expect("ran");
+        assert_eq!(
+            (summary.counts.total, summary.counts.subscribed),
+            (1, 1),
+            "{summary:?}"
+        );
+        assert!(summary.leftovers.is_empty());
+        assert_eq!(aws.filter_names("/a"), vec!["central-logging"]);
+        assert!(
+            !aws.calls()[calls_before..].contains(&"describe-log-groups".to_owned()),
+            "no listing"
+        );
     }
 
     #[tokio::test]

@@ -11,7 +11,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use serde::Serialize;
 use thiserror::Error;
-use tracing::{info, warn};
+use tracing::{error, info, warn};
 
 use super::engine::{self, Job, Summary};
 use super::request::SweepRequest;
@@ -51,6 +51,9 @@ pub enum SweepError {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct SweepResponse {
     pub sweep: Summary,
+    /// Why the chain was stopped instead of handed on (see [`SweepRequest::past_hop_limit`]).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub stopped: Option<String>,
 }
 
 /// What one slice did, and what comes next.
@@ -71,6 +74,7 @@ impl Slice {
     pub fn response(self) -> SweepResponse {
         SweepResponse {
             sweep: self.summary,
+            stopped: None,
         }
     }
 }
@@ -86,23 +90,25 @@ pub struct Sweeper<'a, A> {
     pub function: &'a FunctionArn,
     /// When this invocation stops listing (see [`listing_deadline`]).
     pub deadline: Instant,
+    /// When an answer to CloudFormation must be sent by: shortly before the invocation ends.
+    pub answer_by: Instant,
 }
 
 impl<A: Aws + 'static> Sweeper<'_, A> {
-    /// Runs one slice of `request`: selected groups subscribed and our filter taken off groups no
-    /// longer selected, or, for a removal, our filter taken off every group.
-    pub async fn slice(&self, request: &SweepRequest) -> Result<Slice, SweepError> {
+    /// Runs one slice of `request`: with [`Goal::Converge`], selected groups subscribed and our
+    /// filter taken off groups no longer selected; with [`Goal::Remove`] (only the stack's
+    /// confirmed deletion asks for it), our filter taken off every group.
+    pub async fn slice(&self, request: &SweepRequest, goal: Goal) -> Result<Slice, SweepError> {
         let started_at_ms = request.started_at_ms.unwrap_or_else(now_ms);
-        if request.next_token.is_none() {
+        if !request.is_continuation() {
             // A sweep starts from what the stack says now, not from five minutes ago.
             self.destination.forget();
         }
         let destination = self.destination().await?;
-        let (goal, selection) = if request.remove {
+        let selection = match goal {
             // This stack's filter comes off every group, whatever the selection says now.
-            (Goal::Remove, Selection::everything())
-        } else {
-            (Goal::Converge, self.settings.selection.clone())
+            Goal::Remove => Selection::everything(),
+            Goal::Converge | Goal::Subscribe => self.settings.selection.clone(),
         };
         let job = Job {
             filter: self.settings.filter.clone(),
@@ -114,15 +120,22 @@ impl<A: Aws + 'static> Sweeper<'_, A> {
             workers: WORKERS,
             deadline: Some(self.deadline),
             start_token: request.next_token.clone(),
+            carried: request.retry.clone(),
+            listing_done: request.listing_done,
         };
         let summary = engine::run(self.aws.clone(), job, |_| {})
             .await
             .map_err(SweepError::Listing)?;
         log_slice(&summary);
-        let next = summary
-            .next_token
-            .as_deref()
-            .map(|token| request.continued(started_at_ms, &summary.counts, token));
+        let more = summary.next_token.is_some() || !summary.leftovers.is_empty();
+        let next = more.then(|| {
+            request.continued(
+                started_at_ms,
+                &summary.counts,
+                summary.next_token.as_deref(),
+                summary.leftovers.clone(),
+            )
+        });
         Ok(Slice {
             desired: self.settings.filter.to(destination),
             whole: request.so_far.plus(&summary.counts),
@@ -157,13 +170,40 @@ impl<A: Aws + 'static> Sweeper<'_, A> {
 
     /// A sweep with no stack waiting on it: one slice, then hand on, or report the whole sweep.
     pub async fn sweep(&self, request: &SweepRequest) -> Result<SweepResponse, SweepError> {
-        let slice = self.slice(request).await?;
+        if let Some(reason) = stop_reason(request) {
+            return Ok(SweepResponse {
+                sweep: Summary::default(),
+                stopped: Some(reason),
+            });
+        }
+        let slice = self.slice(request, Goal::Converge).await?;
         match &slice.next {
             Some(next) => self.hand_on(next).await?,
             None => log_sweep_done(&slice.whole),
         }
         Ok(slice.response())
     }
+}
+
+/// Why a chain of sweep invocations must stop here, with its error line, when it has been
+/// handed on more often than a sweep of its size can be: a bug, or a forged continuation.
+pub fn stop_reason(request: &SweepRequest) -> Option<String> {
+    if !request.past_hop_limit() {
+        return None;
+    }
+    let reason = format!(
+        "sweep stopped: handed on {} times after listing {} log groups, past the bound of {}; \
+         a sweep lists hundreds of groups per invocation, so this chain is looping",
+        request.hops,
+        request.so_far.total,
+        request.hop_limit()
+    );
+    error!(
+        hops = request.hops,
+        listed = request.so_far.total,
+        "{reason}"
+    );
+    Some(reason)
 }
 
 /// One sweep invocation's counts, and one line per group that failed.
@@ -197,6 +237,12 @@ pub fn now_ms() -> u64 {
         .duration_since(UNIX_EPOCH)
         .unwrap_or_default();
     u64::try_from(now.as_millis()).unwrap_or(u64::MAX)
+}
+
+/// An instant `margin` before the runtime's deadline (epoch milliseconds).
+pub fn before_deadline(deadline_ms: u64, margin: Duration) -> Instant {
+    let remaining = Duration::from_millis(deadline_ms.saturating_sub(now_ms()));
+    Instant::now() + remaining.saturating_sub(margin)
 }
 
 /// When a sweep invocation stops listing: [`SWEEP_RESERVE`] before the runtime's deadline (epoch

@@ -1,14 +1,30 @@
 //! What a sweep invocation carries from one invocation to the next: where the listing stopped,
-//! what the sweep has done so far, and whether it removes. Read and written with serde, as
-//! `{"autoSubscribeSweep": {...}}`.
+//! the groups to try again, what the sweep has done so far, and how many times it has been handed
+//! on. Read and written with serde, as `{"autoSubscribeSweep": {...}}`.
+//!
+//! Anyone who may invoke the function can write one, so nothing in it is trusted for a
+//! destructive action: a sweep request only ever subscribes or converges. A removal is a request
+//! that carries the stack's Delete request, and the stack code confirms with CloudFormation,
+//! slice by slice, that the stack is being deleted. An older payload's `remove` flag is ignored.
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use crate::aws::LogGroupInfo;
 use crate::outcome::Tally;
 
+/// A chain of invocations may hand on this many times whatever its size...
+pub const BASE_HOPS: u64 = 10;
+/// ...plus one per this many groups listed. A slice lists hundreds of groups, so a real sweep
+/// stays far below the bound, while a chain that lists the same page again and again (a bug),
+/// or lists nothing, reaches it within a few dozen hops.
+pub const GROUPS_PER_HOP: u64 = 100;
+/// At most this many groups whose calls kept being throttled are carried to the next invocation;
+/// the rest are counted as failed.
+pub const MAX_CARRIED: usize = 1000;
+
 /// The key of a sweep payload:
-/// `{"autoSubscribeSweep": {"nextToken", "remove", "customResource", "startedAtMs", "soFar"}}`.
+/// `{"autoSubscribeSweep": {"nextToken", "customResource", "startedAtMs", "soFar", "hops", "retry", "listingDone"}}`.
 pub const CONTINUATION_KEY: &str = "autoSubscribeSweep";
 
 /// A request to sweep the account: a new sweep, or one continuing where the previous invocation
@@ -16,17 +32,25 @@ pub const CONTINUATION_KEY: &str = "autoSubscribeSweep";
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", default)]
 pub struct SweepRequest {
-    /// The DescribeLogGroups token to continue from; `None` starts a sweep.
+    /// The DescribeLogGroups token to continue from.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub next_token: Option<String>,
-    /// Take our filter off every group instead of subscribing (the stack is being deleted).
-    pub remove: bool,
+    /// The listing reached the end: the next invocation only handles `retry`.
+    pub listing_done: bool,
+    /// Groups whose calls kept being throttled when the previous invocation ran out of time:
+    /// handled first by the next.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub retry: Vec<LogGroupInfo>,
     /// For a stack's removal, the CloudFormation request to answer when the sweep ends. The sweep
     /// carries it without reading it; the stack code does.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub custom_resource: Option<Value>,
     /// When the sweep's first invocation began, epoch milliseconds; `None` until one has.
     pub started_at_ms: Option<u64>,
     /// What the sweep's earlier invocations did, so its last one can report the whole sweep.
     pub so_far: Tally,
+    /// How many times the sweep has been handed on (see [`Self::past_hop_limit`]).
+    pub hops: u64,
 }
 
 /// The payload around a [`SweepRequest`].
@@ -37,14 +61,47 @@ struct Envelope<T> {
 }
 
 impl SweepRequest {
-    /// The request for the invocation after this one: from `next_token`, with `slice` counted.
-    pub fn continued(&self, started_at_ms: u64, slice: &Tally, next_token: &str) -> Self {
+    /// The request for the invocation after this one: from `next_token` (none when the listing
+    /// ended), with `slice` counted and `retry` to try again first.
+    pub fn continued(
+        &self,
+        started_at_ms: u64,
+        slice: &Tally,
+        next_token: Option<&str>,
+        mut retry: Vec<LogGroupInfo>,
+    ) -> Self {
+        let mut so_far = self.so_far.plus(slice);
+        if retry.len() > MAX_CARRIED {
+            let dropped = (retry.len() - MAX_CARRIED) as u64;
+            retry.truncate(MAX_CARRIED);
+            so_far.total += dropped;
+            so_far.failed += dropped;
+        }
         Self {
-            next_token: Some(next_token.to_owned()),
+            next_token: next_token.map(str::to_owned),
+            listing_done: next_token.is_none(),
+            retry,
             started_at_ms: Some(started_at_ms),
-            so_far: self.so_far.plus(slice),
+            so_far,
+            hops: self.hops.saturating_add(1),
             ..self.clone()
         }
+    }
+
+    /// Whether this request continues a sweep an earlier invocation began.
+    pub fn is_continuation(&self) -> bool {
+        self.started_at_ms.is_some()
+    }
+
+    /// How many hand-ons a sweep that has listed what this one has may take.
+    pub fn hop_limit(&self) -> u64 {
+        BASE_HOPS + self.so_far.total / GROUPS_PER_HOP
+    }
+
+    /// Whether the chain has been handed on more often than any real sweep of its size would be:
+    /// it is stopped, so that a bug can never loop forever.
+    pub fn past_hop_limit(&self) -> bool {
+        self.hops > self.hop_limit()
     }
 
     /// The payload that carries this request to an invocation.
@@ -75,7 +132,6 @@ mod tests {
     #[test]
     fn a_continuation_carries_the_sweep_across_invocations() {
         let removal = SweepRequest {
-            remove: true,
             custom_resource: Some(json!({"RequestId": "r"})),
             ..Default::default()
         };
@@ -84,7 +140,7 @@ mod tests {
             unsubscribed: 7,
             ..Tally::default()
         };
-        let next = removal.continued(1_700_000_000_000, &slice, "token-2");
+        let next = removal.continued(1_700_000_000_000, &slice, Some("token-2"), vec![]);
         let read_back = read(&next.payload()).expect("a sweep");
         assert_eq!(read_back, next);
         assert_eq!(
@@ -95,20 +151,76 @@ mod tests {
             (read_back.so_far.total, read_back.so_far.unsubscribed),
             (50, 7)
         );
-        assert!(read_back.remove && read_back.custom_resource.is_some());
+        assert!(read_back.custom_resource.is_some() && read_back.is_continuation());
         // A third invocation adds its slice to the first's.
-        let third = read_back.continued(1_700_000_000_000, &slice, "token-3");
-        assert_eq!(third.so_far.total, 100);
+        let third = read_back.continued(1_700_000_000_000, &slice, Some("token-3"), vec![]);
+        assert_eq!((third.so_far.total, third.hops), (100, 2));
+        // The last listing page is followed by an invocation for the groups to try again.
+        let retry = vec![LogGroupInfo {
+            name: "/throttled".into(),
+            class: None,
+            arn: None,
+        }];
+        let last = third.continued(1_700_000_000_000, &slice, None, retry.clone());
+        let read_back = read(&last.payload()).expect("a sweep");
+        assert_eq!(
+            (
+                read_back.next_token,
+                read_back.listing_done,
+                read_back.retry
+            ),
+            (None, true, retry)
+        );
+    }
+
+    #[test]
+    fn a_chain_stops_past_a_bound_set_by_what_it_listed() {
+        let at = |hops: u64, listed: u64| SweepRequest {
+            hops,
+            so_far: Tally {
+                total: listed,
+                ..Tally::default()
+            },
+            ..SweepRequest::default()
+        };
+        assert!(!at(10, 0).past_hop_limit());
+        assert!(at(11, 0).past_hop_limit(), "a chain that lists nothing");
+        // A real sweep lists ~600 groups a slice: 100,000 groups take ~170 hops.
+        assert!(!at(170, 100_000).past_hop_limit());
+        // A chain listing one page of 50 again and again falls behind its bound.
+        let mut looping = at(0, 0);
+        let mut stopped_at = None;
+        for hop in 0..100 {
+            looping = looping.continued(
+                1,
+                &Tally {
+                    total: 50,
+                    ..Tally::default()
+                },
+                Some("same"),
+                vec![],
+            );
+            if looping.past_hop_limit() {
+                stopped_at = Some(hop);
+                break;
+            }
+        }
+        assert!(stopped_at.is_some_and(|hop| hop < 25), "{stopped_at:?}");
     }
 
     #[test]
     fn older_payloads_read_and_others_are_not_sweeps() {
         // An older payload without the newer keys still reads.
-        let old = json!({CONTINUATION_KEY: {"nextToken": "t", "remove": false}});
+        let old = json!({CONTINUATION_KEY: {"nextToken": "t", "remove": true}});
         let read_back = read(&old).expect("a sweep");
         assert_eq!(
-            (read_back.started_at_ms, read_back.so_far),
-            (None, Tally::default())
+            (
+                read_back.started_at_ms,
+                read_back.so_far,
+                read_back.custom_resource
+            ),
+            (None, Tally::default(), None),
+            "the remove flag of an older payload is not read: it alone removes nothing"
         );
         for other in [Value::Null, json!({"source": "aws.events"}), json!([1])] {
             assert!(SweepRequest::from_payload(&other).is_none(), "{other}");

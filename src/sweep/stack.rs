@@ -16,9 +16,13 @@ use serde_json::{Value, json};
 use thiserror::Error;
 use tracing::{info, warn};
 
-use super::lambda::{SWEEP_RESERVE, SWEEP_SLICE, SweepResponse, Sweeper, log_sweep_done, now_ms};
+use super::lambda::{
+    SWEEP_RESERVE, SWEEP_SLICE, SweepResponse, Sweeper, log_sweep_done, now_ms, stop_reason,
+};
 use super::request::SweepRequest;
+use super::response_url::{Endpoints, ResponseUrl};
 use crate::aws::Aws;
+use crate::decision::Goal;
 use crate::filter::DesiredFilter;
 use crate::outcome::Tally;
 
@@ -81,6 +85,9 @@ pub enum StackAnswer {
     Answered(CustomResourceResponse),
     /// A slice of the removal ran (and CloudFormation was answered if it ended).
     Swept(SweepResponse),
+    /// Nothing done and nothing sent, for this reason (a removal's continuation while the stack
+    /// is not being deleted).
+    Refused(String),
 }
 
 /// CloudFormation could not be answered: Lambda retries the invocation (and the answer) rather
@@ -139,15 +146,26 @@ impl CustomResourceRequest {
     /// The sweep that removes this stack's filters, carrying this request to answer when it ends.
     fn removal(&self) -> SweepRequest {
         SweepRequest {
-            remove: true,
             custom_resource: serde_json::to_value(self).ok(),
             ..SweepRequest::default()
         }
     }
+
+    /// The partition of the stack the request comes from (`arn:PARTITION:cloudformation:...`).
+    pub fn partition(&self) -> &str {
+        self.stack_id.split(':').nth(1).unwrap_or_default()
+    }
+
+    /// The response URL, if the function may PUT to it (see [`ResponseUrl::check`]).
+    pub fn response_url(&self, endpoints: &Endpoints) -> Result<ResponseUrl, String> {
+        ResponseUrl::check(&self.response_url, self.partition(), endpoints)
+    }
 }
 
-/// Handles CloudFormation's request: Create and Update check the destination and start a sweep;
-/// Delete takes this stack's filters off every group, unless the stack says to leave them.
+/// Handles CloudFormation's request (its `StackId` and `ResponseURL` already checked by the
+/// function): Create and Update check the destination and start a sweep; Delete takes this
+/// stack's filters off every group, once CloudFormation confirms the stack is being deleted,
+/// unless the stack says to leave them.
 pub async fn handle<A: Aws + 'static>(
     sweeper: &Sweeper<'_, A>,
     stack: CustomResourceRequest,
@@ -164,15 +182,17 @@ pub async fn handle<A: Aws + 'static>(
             let answer = match started {
                 Ok(destination) => {
                     let data = json!({ "DestinationArn": destination.as_str() });
-                    answer(&stack, Status::Success, "sweep started", data).await?
+                    answer(sweeper, &stack, Status::Success, "sweep started", data).await?
                 }
-                Err(e) => answer(&stack, Status::Failed, &e.to_string(), json!({})).await?,
+                Err(e) => {
+                    answer(sweeper, &stack, Status::Failed, &e.to_string(), json!({})).await?
+                }
             };
             Ok(StackAnswer::Answered(answer))
         }
         RequestType::Delete if !stack.remove_on_delete() => {
             let reason = "filters left in place (RemoveFiltersOnDelete is false)";
-            let answer = answer(&stack, Status::Success, reason, json!({})).await?;
+            let answer = answer(sweeper, &stack, Status::Success, reason, json!({})).await?;
             Ok(StackAnswer::Answered(answer))
         }
         RequestType::Delete => {
@@ -182,17 +202,50 @@ pub async fn handle<A: Aws + 'static>(
     }
 }
 
+/// The stack statuses in which CloudFormation deletes the custom resource with its stack: the
+/// stack's deletion, and the rollback of a failed create.
+pub const DELETING: [&str; 2] = ["DELETE_IN_PROGRESS", "ROLLBACK_IN_PROGRESS"];
+
+/// Whether CloudFormation itself says the stack is being deleted: `Err` with the reason when it
+/// does not, or cannot be asked.
+async fn confirm_deletion<A: Aws>(aws: &A, stack: &CustomResourceRequest) -> Result<(), String> {
+    match aws.stack_status(&stack.stack_id).await {
+        Ok(status) if DELETING.contains(&status.as_str()) => Ok(()),
+        Ok(status) => Err(format!(
+            "CloudFormation reports the stack as {status}, not being deleted"
+        )),
+        Err(e) => Err(format!(
+            "could not confirm with CloudFormation that the stack is being deleted: {e}"
+        )),
+    }
+}
+
 /// One slice of the stack's removal (its first, or a continuation carrying `stack`): hands on
 /// while the account is not covered and CloudFormation will still be waiting, and answers when
-/// the removal ends or must stop.
+/// the removal ends or must stop. Every slice first asks CloudFormation whether the stack is being
+/// deleted: no payload alone can remove a filter.
 pub async fn removal<A: Aws + 'static>(
     sweeper: &Sweeper<'_, A>,
     request: &SweepRequest,
     stack: &CustomResourceRequest,
 ) -> Result<StackAnswer, StackError> {
-    let slice = match sweeper.slice(request).await {
+    if let Some(reason) = stop_reason(request) {
+        let answer = answer(sweeper, stack, Status::Success, &reason, json!({})).await?;
+        return Ok(StackAnswer::Answered(answer));
+    }
+    if let Err(why) = confirm_deletion(sweeper.aws.as_ref(), stack).await {
+        if request.is_continuation() {
+            // A real removal's chain ends with the stack's deletion; a continuation arriving
+            // while the stack is not being deleted was not sent by it. Nothing is removed or sent.
+            let reason = format!("removal refused: {why}");
+            warn!(stack = %stack.stack_id, "{reason}");
+            return Ok(StackAnswer::Refused(reason));
+        }
+        return removal_failed(sweeper, stack, &why).await;
+    }
+    let slice = match sweeper.slice(request, Goal::Remove).await {
         Ok(slice) => slice,
-        Err(e) => return removal_failed(stack, &e).await,
+        Err(e) => return removal_failed(sweeper, stack, &e).await,
     };
     let whole = slice.whole;
     match &slice.next {
@@ -203,11 +256,12 @@ pub async fn removal<A: Aws + 'static>(
                 unsubscribed = whole.unsubscribed,
                 "{reason}"
             );
-            answer(stack, Status::Success, &reason, counts_data(&whole, false)).await?;
+            let data = counts_data(&whole, false);
+            answer(sweeper, stack, Status::Success, &reason, data).await?;
         }
         Some(next) => {
             if let Err(e) = sweeper.hand_on(next).await {
-                return removal_failed(stack, &e).await;
+                return removal_failed(sweeper, stack, &e).await;
             }
         }
         None => {
@@ -216,7 +270,8 @@ pub async fn removal<A: Aws + 'static>(
                 "{} log groups checked, this stack's filter taken off {}, {} failed",
                 whole.total, whole.unsubscribed, whole.failed
             );
-            answer(stack, Status::Success, &reason, counts_data(&whole, true)).await?;
+            let data = counts_data(&whole, true);
+            answer(sweeper, stack, Status::Success, &reason, data).await?;
         }
     }
     Ok(StackAnswer::Swept(slice.response()))
@@ -224,28 +279,39 @@ pub async fn removal<A: Aws + 'static>(
 
 /// A removal that could not run answers CloudFormation anyway, with SUCCESS, so that deleting
 /// the stack is never blocked by it; the reason says what was left in place.
-async fn removal_failed(
+async fn removal_failed<A: Aws + 'static>(
+    sweeper: &Sweeper<'_, A>,
     stack: &CustomResourceRequest,
     error: &dyn std::fmt::Display,
 ) -> Result<StackAnswer, StackError> {
     let reason = format!("filters left in place: {error}");
     warn!(error = %error, "removal could not run");
-    let answer = answer(stack, Status::Success, &reason, json!({})).await?;
+    let answer = answer(sweeper, stack, Status::Success, &reason, json!({})).await?;
     Ok(StackAnswer::Answered(answer))
 }
 
-/// PUTs the answer to CloudFormation's response URL.
-async fn answer(
+/// The longest an answer to CloudFormation may take; less when the invocation ends sooner.
+pub const ANSWER_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// PUTs the answer to CloudFormation's response URL, within [`ANSWER_TIMEOUT`] and the
+/// invocation's own time.
+async fn answer<A: Aws + 'static>(
+    sweeper: &Sweeper<'_, A>,
     stack: &CustomResourceRequest,
     status: Status,
     reason: &str,
     data: Value,
 ) -> Result<CustomResourceResponse, StackError> {
     let answer = stack.answer(status, reason, data);
-    info!(request = ?stack.request_type, status = ?status, reason, "answering CloudFormation");
-    send(&stack.response_url, &answer)
-        .await
+    let url = stack
+        .response_url(&Endpoints::from_env())
         .map_err(StackError)?;
+    info!(request = ?stack.request_type, status = ?status, reason, host = url.host(), "answering CloudFormation");
+    let left = sweeper
+        .answer_by
+        .saturating_duration_since(std::time::Instant::now());
+    let timeout = ANSWER_TIMEOUT.min(left).max(Duration::from_secs(1));
+    send(&url, &answer, timeout).await.map_err(StackError)?;
     Ok(answer)
 }
 
@@ -283,9 +349,15 @@ fn cut_short(
     )
 }
 
-/// PUTs the answer to the pre-signed URL. The content type stays empty: the URL's signature
-/// covers none, as CloudFormation's own cfn-response module does.
-pub async fn send(url: &str, response: &CustomResourceResponse) -> Result<(), String> {
+/// PUTs the answer to the pre-signed URL, giving up after `timeout`. The content type stays
+/// empty: the URL's signature covers none, as CloudFormation's own cfn-response module does.
+/// Errors name the URL's host only: the rest is a secret.
+pub async fn send(
+    url: &ResponseUrl,
+    response: &CustomResourceResponse,
+    timeout: Duration,
+) -> Result<(), String> {
+    let host = url.host().to_owned();
     let body = serde_json::to_vec(response).map_err(|e| e.to_string())?;
     let connector = hyper_rustls::HttpsConnectorBuilder::new()
         .with_provider_and_native_roots(rustls::crypto::ring::default_provider())
@@ -294,22 +366,36 @@ pub async fn send(url: &str, response: &CustomResourceResponse) -> Result<(), St
         .enable_http1()
         .build();
     let client: Client<_, Full<Bytes>> = Client::builder(TokioExecutor::new()).build(connector);
-    let request = hyper::Request::put(url)
+    let request = hyper::Request::put(url.uri().clone())
         .header("content-type", "")
         .header("content-length", body.len())
         .body(Full::new(Bytes::from(body)))
-        .map_err(|e| format!("building the response to {url}: {e}"))?;
-    let answer = client
-        .request(request)
+        .map_err(|_| format!("building the response to host {host}"))?;
+    let answer = tokio::time::timeout(timeout, client.request(request))
         .await
-        .map_err(|e| format!("sending the response: {e}"))?;
+        .map_err(|_| {
+            format!(
+                "the response URL (host {host}) did not answer within {}s",
+                timeout.as_secs()
+            )
+        })?
+        .map_err(|e| format!("sending the response to host {host}: {}", redacted(&e)))?;
     if answer.status().is_success() {
         Ok(())
     } else {
         Err(format!(
-            "the response URL answered HTTP {}",
+            "the response URL (host {host}) answered HTTP {}",
             answer.status()
         ))
+    }
+}
+
+/// A client error's kind, without its source chain (which may quote the request).
+fn redacted(error: &hyper_util::client::legacy::Error) -> &'static str {
+    if error.is_connect() {
+        "could not connect"
+    } else {
+        "the request failed"
     }
 }
 
@@ -364,7 +450,6 @@ mod tests {
     fn a_removal_carries_its_request_through_continuations() {
         let stack = CustomResourceRequest::read(&request("Delete")).expect("a request");
         let removal = stack.removal();
-        assert!(removal.remove);
         let carried = removal.custom_resource.expect("carried");
         assert_eq!(
             CustomResourceRequest::read(&carried).expect("reads back"),

@@ -223,6 +223,25 @@ impl Account {
         .expect("set the account's behaviour");
     }
 
+    /// The stack this account's function belongs to in the tests (its `STACK_ID`).
+    pub fn stack_id(&self) -> String {
+        format!(
+            "arn:aws:cloudformation:{REGION}:{}:stack/auto-subscribe/1",
+            self.id
+        )
+    }
+
+    /// Makes DescribeStacks report `status` for [`Self::stack_id`].
+    pub fn set_stack_status(&self, status: &str) {
+        let body =
+            serde_json::json!({"account": self.id, "stackId": self.stack_id(), "status": status});
+        http_post(
+            &format!("{}/_fixture/stacks", local_aws().endpoint),
+            &body.to_string(),
+        )
+        .expect("set the stack's status");
+    }
+
     /// Back to an AWS without quotas or faults.
     pub fn clear_behaviour(&self) {
         self.set_behaviour(Value::Null, Value::Null);

@@ -280,6 +280,10 @@ pub fn function_binary() -> std::path::PathBuf {
 }
 
 /// The real `auto-subscribe` binary, pointed at a Runtime API emulator and the local AWS.
+/// The role the tests' function runs as: CloudTrail shows its calls as
+/// `arn:aws:sts::ACCOUNT:assumed-role/auto-subscribe-role/auto-subscribe`.
+pub const FUNCTION_ROLE_NAME: &str = "auto-subscribe-role";
+
 pub struct FunctionProcess {
     pub runtime: RuntimeApi,
     child: Option<Child>,
@@ -301,6 +305,8 @@ impl FunctionProcess {
             .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "128")
             .env("AWS_LAMBDA_LOG_GROUP_NAME", "/aws/lambda/auto-subscribe")
             .env("AWS_LAMBDA_LOG_FORMAT", "JSON")
+            .env("STACK_ID", account.stack_id())
+            .env("FUNCTION_ROLE_NAME", FUNCTION_ROLE_NAME)
             .envs(account.env())
             .envs(settings.iter().copied())
             .stdin(Stdio::null());
@@ -355,7 +361,32 @@ impl Drop for FunctionProcess {
 /// A local stand-in for CloudFormation's pre-signed response URL: it records every request.
 pub struct ResponseUrl {
     pub url: String,
+    /// `http://127.0.0.1:PORT`: the function may PUT there only when it is its S3 endpoint.
+    pub origin: String,
     received: Receiver<Received>,
+}
+
+/// A response URL that accepts the connection and never answers.
+pub struct DeadUrl {
+    pub url: String,
+    pub origin: String,
+    _listener: std::net::TcpListener,
+}
+
+impl DeadUrl {
+    pub fn start() -> Self {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind the dead URL");
+        let origin = format!("http://{}", listener.local_addr().expect("address"));
+        Self {
+            url: format!("{origin}/cloudformation-response?signature=local"),
+            origin,
+            _listener: listener,
+        }
+    }
+
+    pub fn endpoint(&self) -> (&'static str, &str) {
+        ("AWS_ENDPOINT_URL_S3", &self.origin)
+    }
 }
 
 /// One request the response URL received.
@@ -372,10 +403,8 @@ impl ResponseUrl {
         listener
             .set_nonblocking(true)
             .expect("non-blocking listener");
-        let url = format!(
-            "http://{}/cloudformation-response?signature=local",
-            listener.local_addr().expect("address")
-        );
+        let origin = format!("http://{}", listener.local_addr().expect("address"));
+        let url = format!("{origin}/cloudformation-response?signature=local");
         let (sender, received) = channel::<Received>();
         serve_on_thread(listener, move |request: Request<Incoming>| {
             let sender = sender.clone();
@@ -401,7 +430,16 @@ impl ResponseUrl {
                 Ok::<_, Infallible>(reply(200, String::new()))
             }
         });
-        Self { url, received }
+        Self {
+            url,
+            origin,
+            received,
+        }
+    }
+
+    /// The setting that makes this stand-in the function's S3 endpoint, so it may answer here.
+    pub fn endpoint(&self) -> (&'static str, &str) {
+        ("AWS_ENDPOINT_URL_S3", &self.origin)
     }
 
     /// The next request received, within 30 s.

@@ -47,6 +47,7 @@ BUCKETS = {}  # (account, action) -> [tokens, last refill]
 RANDOM = {}  # account -> random.Random, seeded for repeatable fault injection
 ORGANIZATIONS = {}  # account -> organization ID
 INVOCATIONS = defaultdict(list)  # account -> asynchronous Lambda invocations, until collected
+STACKS = defaultdict(dict)  # account -> stack ID -> status, for DescribeStacks
 LAMBDA_INVOKE = re.compile(r"^/2015-03-31/functions/(?P<function>[^/]+)/invocations$")
 
 # AWS's per-account, per-Region quotas for the calls auto-subscribe makes (requests per second).
@@ -327,7 +328,49 @@ def control(environ, start_response):
                 for account in accounts:
                     ORGANIZATIONS[account] = org
         return json_response(start_response, "200 OK", ORGANIZATIONS)
+    if path == "/_fixture/stacks":
+        with LOCK:
+            STACKS[body["account"]][body["stackId"]] = body["status"]
+        return json_response(start_response, "200 OK", STACKS[body["account"]])
     return json_response(start_response, "404 Not Found", {"error": f"no fixture endpoint {path}"})
+
+
+def describe_stacks(environ, start_response, account):
+    """CloudFormation (awsQuery) DescribeStacks for a stack registered with `/_fixture/stacks`;
+    `None` for any other CloudFormation request, which then goes to moto."""
+    import io
+    from xml.sax.saxutils import escape
+
+    length = int(environ.get("CONTENT_LENGTH") or 0)
+    raw = environ["wsgi.input"].read(length) if length else b""
+    environ["wsgi.input"] = io.BytesIO(raw)
+    form = parse_qs(raw.decode())
+    if (form.get("Action") or [""])[0] != "DescribeStacks":
+        return None
+    stack_id = (form.get("StackName") or [""])[0]
+    with LOCK:
+        CALLS[account]["DescribeStacks"] += 1
+        status = STACKS[account].get(stack_id)
+    if status is None:
+        data = (
+            '<ErrorResponse xmlns="http://cloudformation.amazonaws.com/doc/2010-05-15/"><Error>'
+            "<Type>Sender</Type><Code>ValidationError</Code>"
+            f"<Message>Stack with id {escape(stack_id)} does not exist</Message></Error>"
+            "<RequestId>local</RequestId></ErrorResponse>"
+        ).encode()
+        start_response("400 Bad Request", [("Content-Type", "text/xml"), ("Content-Length", str(len(data)))])
+        return [data]
+    name = stack_id.split("/")[1] if "/" in stack_id else stack_id
+    data = (
+        '<DescribeStacksResponse xmlns="http://cloudformation.amazonaws.com/doc/2010-05-15/">'
+        "<DescribeStacksResult><Stacks><member>"
+        f"<StackId>{escape(stack_id)}</StackId><StackName>{escape(name)}</StackName>"
+        f"<CreationTime>2026-11-24T00:00:00Z</CreationTime><StackStatus>{escape(status)}</StackStatus>"
+        "</member></Stacks></DescribeStacksResult>"
+        "<ResponseMetadata><RequestId>local</RequestId></ResponseMetadata></DescribeStacksResponse>"
+    ).encode()
+    start_response("200 OK", [("Content-Type", "text/xml"), ("Content-Length", str(len(data)))])
+    return [data]
 
 
 def record_invocation(environ, start_response, account, function):
@@ -360,6 +403,10 @@ def middleware(app):
         invoke = LAMBDA_INVOKE.match(environ.get("PATH_INFO", ""))
         if invoke and environ.get("REQUEST_METHOD") == "POST":
             return record_invocation(environ, start_response, account, invoke.group("function"))
+        if "/cloudformation/aws4_request" in environ.get("HTTP_AUTHORIZATION", ""):
+            answered = describe_stacks(environ, start_response, account)
+            if answered is not None:
+                return answered
         action = environ.get("HTTP_X_AMZ_TARGET", "").rsplit(".", 1)[-1] or environ.get("PATH_INFO", "")
         behaviour = BEHAVIOUR.get(account)
         if behaviour:

@@ -12,6 +12,7 @@
 import copy
 import glob
 import json
+import re
 import os
 import subprocess
 import sys
@@ -120,7 +121,7 @@ def test_sam_validate_lint():
 
 def rule_pattern():
     events = load(SENDER)["Resources"]["Function"]["Properties"]["Events"]
-    return events["CreateLogGroup"]["Properties"]["Pattern"]
+    return events["LogGroupCalls"]["Properties"]["Pattern"]
 
 
 @pytest.mark.parametrize(
@@ -131,6 +132,12 @@ def rule_pattern():
         ("create-log-group-infrequent-access.json", True),
         ("create-log-group-failed.json", False),
         ("put-retention-policy.json", False),
+        # Filter changes by someone else: the function repairs the group.
+        ("delete-subscription-filter.json", True),
+        ("put-subscription-filter.json", True),
+        ("delete-subscription-filter-failed.json", False),
+        # The rule delivers the function's own change; the function skips it with no AWS call.
+        ("put-subscription-filter-by-the-function.json", True),
     ],
 )
 def test_rule_pattern_against_each_fixture(local_events, fixture, matches):
@@ -147,13 +154,20 @@ def test_every_fixture_is_covered():
         "create-log-group-infrequent-access.json",
         "create-log-group-failed.json",
         "put-retention-policy.json",
+        "delete-subscription-filter.json",
+        "put-subscription-filter.json",
+        "delete-subscription-filter-failed.json",
+        "put-subscription-filter-by-the-function.json",
     }
 
 
-def test_a_failed_call_never_matches_whatever_its_code(local_events):
-    with open(os.path.join(ROOT, "events", "create-log-group.json")) as f:
+@pytest.mark.parametrize(
+    "fixture", ["create-log-group.json", "delete-subscription-filter.json", "put-subscription-filter.json"]
+)
+def test_a_failed_call_never_matches_whatever_its_code(local_events, fixture):
+    with open(os.path.join(ROOT, "events", fixture)) as f:
         event = json.load(f)
-    for code in ["AccessDenied", "ResourceAlreadyExistsException", "ThrottlingException"]:
+    for code in ["AccessDenied", "ResourceAlreadyExistsException", "ResourceNotFoundException", "ThrottlingException"]:
         failed = copy.deepcopy(event)
         failed["detail"]["errorCode"] = code
         result = local_events.test_event_pattern(EventPattern=json.dumps(rule_pattern()), Event=json.dumps(failed))
@@ -246,13 +260,19 @@ def test_function_role_is_exactly_what_it_needs(expanded):
         "ssm:GetParameter",
         "sqs:SendMessage",
         "iam:PassRole",
+        "cloudformation:DescribeStacks",
     }
+    assert granted["cloudformation:DescribeStacks"] == [({"Ref": "AWS::StackId"}, [])], "its own stack only"
     this_accounts_groups = {"Fn::Sub": "arn:${AWS::Partition}:logs:${AWS::Region}:${AWS::AccountId}:log-group:*"}
     assert granted["lambda:InvokeFunction"] == [({"Fn::GetAtt": [role_name.replace("Role", ""), "Arn"]}, [])], "itself only"
     for action in ("logs:DescribeLogGroups", "logs:DescribeSubscriptionFilters", "logs:DeleteSubscriptionFilter"):
         assert granted[action] == [(this_accounts_groups, [])], action
     put = granted["logs:PutSubscriptionFilter"]
     assert (this_accounts_groups, []) in put and len(put) == 2
+    # Without a DestinationArn, only the destinations of DestinationAccountId, never of any account.
+    destinations = {"Fn::If": ["CreateParameter", {"Ref": "DestinationArn"},
+                               {"Fn::Sub": "arn:${AWS::Partition}:logs:${AWS::Region}:${DestinationAccountId}:destination:*"}]}
+    assert (destinations, []) in put
     assert granted["logs:CreateLogStream"] == [({"Fn::GetAtt": ["FunctionLogGroup", "Arn"]}, [])]
     assert granted["ssm:GetParameter"] == [
         ({"Fn::Sub": "arn:${AWS::Partition}:ssm:${AWS::Region}:${AWS::AccountId}:parameter${DestinationArnParameter}"}, [])
@@ -275,12 +295,34 @@ def test_rule_and_invoke_settings(expanded):
     reserved = load(SENDER)["Parameters"]["ReservedConcurrency"]
     assert (reserved["Default"], reserved["AllowedValues"]) == (1, [0, 1])
     assert function["Properties"]["LoggingConfig"]["LogFormat"] == "JSON"
+    # Lambda never drops the metrics line (it has no level); the function filters at LOG_LEVEL.
+    assert function["Properties"]["LoggingConfig"]["ApplicationLogLevel"] == "TRACE"
+    variables = function["Properties"]["Environment"]["Variables"]
+    assert variables["LOG_LEVEL"] == {"Ref": "LogLevel"}
+    assert variables["STACK_ID"] == {"Ref": "AWS::StackId"}
+    assert variables["FUNCTION_ROLE_NAME"] == {"Ref": "FunctionRole"}
+    # Sweeps continue by invoking the function itself, guarded by the function's own bound.
+    assert function["Properties"]["RecursiveLoop"] == "Allow"
     alarms = [r["Properties"] for r in template["Resources"].values() if r["Type"] == "AWS::CloudWatch::Alarm"]
     assert any(a["Namespace"] == "AutoSubscribe" and a["MetricName"] == "Failed" for a in alarms), "alarm on failed > 0"
     assert any(a["Namespace"] == "AWS/SQS" for a in alarms), "alarm on the failure queue"
+    assert any(a["Namespace"] == "AutoSubscribe" and a["MetricName"] == "SweepsStopped" for a in alarms)
+    assert any(a["Namespace"] == "AutoSubscribe" and a["MetricName"] == "RepairsStopped" for a in alarms)
+    assert any(
+        a["Namespace"] == "AWS/Lambda" and a["MetricName"] == "RecursiveInvocationsDropped" and a["Threshold"] == 0
+        for a in alarms
+    ), "alarm on a dropped recursive invocation"
     invoke = next(r for r in template["Resources"].values() if r["Type"] == "AWS::Lambda::EventInvokeConfig")
     assert invoke["Properties"]["MaximumRetryAttempts"] == 2
     assert invoke["Properties"]["DestinationConfig"]["OnFailure"]["Destination"] == {"Fn::GetAtt": ["FailureQueue", "Arn"]}
+
+
+def test_sender_account_ids_are_twelve_digits_each():
+    parameter = load(CENTRAL)["Parameters"]["SenderAccountIds"]
+    pattern = re.compile(parameter["AllowedPattern"])
+    assert pattern.fullmatch("111111111111") and pattern.fullmatch("")
+    for bad in ["*", "11111111111", "arn:aws:iam::111111111111:root", "1111111111111"]:
+        assert not pattern.fullmatch(bad), bad
 
 
 def test_convergence_resources():

@@ -172,6 +172,8 @@ pub async fn main() -> ExitCode {
         workers: 16,
         deadline: None,
         start_token: None,
+        carried: Vec::new(),
+        listing_done: false,
     };
 
     let bar = progress_bar(args.output);

@@ -1,0 +1,366 @@
+//! What the function refuses, and what it repairs: through the real binary against the local AWS.
+//! Anyone who may invoke the function can send it any payload, so no payload alone may remove a
+//! filter or make it PUT anywhere; and a central filter deleted or re-pointed by someone else comes
+//! back within one event.
+
+mod common;
+
+use common::runtime::{Answer, DeadUrl, FUNCTION_ROLE_NAME, FunctionProcess, ResponseUrl};
+use common::{Account, Central, fixture_for};
+use serde_json::{Value, json};
+use std::time::Duration;
+
+/// A sender account with a destination parameter and `count` groups holding our filter and a
+/// vendor's.
+async fn subscribed_account(count: usize) -> (Account, Central) {
+    let sender = Account::new().await;
+    let central = Central::new(&[&sender.id]).await;
+    sender
+        .put_parameter("/central-logging/destination-arn", &central.destination_arn)
+        .await;
+    for i in 0..count {
+        let group = format!("/app/{i:03}");
+        sender.create_group(&group).await;
+        sender
+            .put_filter(&group, "central-logging", &central.destination_arn)
+            .await;
+        sender
+            .put_filter(&group, "vendor", &central.other_destination_arn)
+            .await;
+    }
+    (sender, central)
+}
+
+async fn all_still_subscribed(sender: &Account, count: usize) {
+    for i in 0..count {
+        assert_eq!(
+            sender.filter_names(&format!("/app/{i:03}")).await,
+            ["central-logging", "vendor"],
+            "/app/{i:03}"
+        );
+    }
+}
+
+fn delete_request(stack_id: &str, response_url: &str) -> Value {
+    json!({
+        "RequestType": "Delete",
+        "ServiceToken": "arn:aws:lambda:us-east-1:111111111111:function:auto-subscribe",
+        "ResponseURL": response_url,
+        "StackId": stack_id,
+        "RequestId": "request-delete",
+        "ResourceType": "Custom::AutoSubscribeSweep",
+        "LogicalResourceId": "Sweep",
+        "PhysicalResourceId": "auto-subscribe-sweep",
+        "ResourceProperties": {"ServiceToken": "x", "RemoveOnDelete": "true"},
+    })
+}
+
+/// Delivers an answer's continuations, as Lambda would, until the chain ends.
+fn run_chain(function: &mut FunctionProcess, sender: &Account, first: &Value) -> Vec<Answer> {
+    let mut answers = Vec::new();
+    let mut next = vec![first.clone()];
+    while let Some(event) = next.pop() {
+        answers.push(function.runtime.invoke(&event));
+        next.extend(
+            sender
+                .take_invocations()
+                .into_iter()
+                .map(|i| i["payload"].clone()),
+        );
+        assert!(answers.len() < 20, "the chain must end");
+    }
+    answers
+}
+
+#[tokio::test]
+async fn forged_payloads_and_foreign_stacks_remove_nothing_and_send_nothing() {
+    let (sender, _central) = subscribed_account(4).await;
+    let cloudformation = ResponseUrl::start();
+    // make-room: a sweep (what a forged sweep request may start) keeps the vendor's filter, so
+    // any filter gone is a removal.
+    let mut function = FunctionProcess::start(
+        &sender,
+        &[cloudformation.endpoint(), ("EXISTING_FILTERS", "make-room")],
+    );
+    sender.set_stack_status("UPDATE_COMPLETE");
+    let foreign_stack = format!(
+        "arn:aws:cloudformation:us-east-1:{}:stack/someone-elses/9",
+        sender.id
+    );
+    let forged = [
+        // The payload that once took the central filter off every group.
+        json!({"autoSubscribeSweep": {"remove": true}}),
+        // A Delete from another stack, as the public example requests are sent.
+        delete_request(&foreign_stack, &cloudformation.url),
+        // A removal's continuation for another stack.
+        json!({"autoSubscribeSweep": {"customResource": delete_request(&foreign_stack, &cloudformation.url),
+                                      "startedAtMs": 1, "nextToken": "x"}}),
+        // A removal's continuation for its own stack, while the stack is not being deleted.
+        json!({"autoSubscribeSweep": {"customResource": delete_request(&sender.stack_id(), &cloudformation.url),
+                                      "startedAtMs": 1}}),
+    ];
+    for payload in &forged {
+        let answers = run_chain(&mut function, &sender, payload);
+        for answer in &answers {
+            assert!(matches!(answer, Answer::Ok(_)), "{payload}: {answer:?}");
+        }
+        all_still_subscribed(&sender, 4).await;
+        assert!(
+            cloudformation.silent_for(Duration::from_millis(200)),
+            "{payload}: nothing sent"
+        );
+    }
+    assert_eq!(sender.count("DeleteSubscriptionFilter"), 0);
+    // The foreign stack's requests cost no AWS call at all: refused at the edge.
+    let logs = function.stop();
+    assert!(logs.contains("request refused"), "{logs}");
+    assert!(logs.contains("someone-elses"), "{logs}");
+}
+
+#[tokio::test]
+async fn a_delete_of_its_own_stack_removes_only_while_cloudformation_deletes_the_stack() {
+    let (sender, _central) = subscribed_account(4).await;
+    let cloudformation = ResponseUrl::start();
+    let mut function = FunctionProcess::start(&sender, &[cloudformation.endpoint()]);
+    let delete = delete_request(&sender.stack_id(), &cloudformation.url);
+
+    // CloudFormation says the stack is fine: the request is answered, nothing removed.
+    sender.set_stack_status("UPDATE_COMPLETE");
+    run_chain(&mut function, &sender, &delete);
+    let put = cloudformation.next();
+    assert_eq!(put.body["Status"], "SUCCESS", "{}", put.body);
+    let reason = put.body["Reason"].as_str().unwrap_or_default();
+    assert!(reason.contains("not being deleted"), "{reason}");
+    all_still_subscribed(&sender, 4).await;
+
+    // The rollback of a failed create, and the stack's deletion, remove.
+    sender.set_stack_status("ROLLBACK_IN_PROGRESS");
+    run_chain(&mut function, &sender, &delete);
+    let put = cloudformation.next();
+    assert_eq!(put.body["Data"]["Unsubscribed"], 4, "{}", put.body);
+    for i in 0..4 {
+        assert_eq!(
+            sender.filter_names(&format!("/app/{i:03}")).await,
+            ["vendor"]
+        );
+    }
+}
+
+#[tokio::test]
+async fn answers_go_only_to_s3_of_the_partition_and_a_dead_url_does_not_hold_the_function() {
+    let (sender, _central) = subscribed_account(1).await;
+    sender.set_stack_status("DELETE_IN_PROGRESS");
+    // A plain-HTTP, non-S3 URL that is not the configured S3 endpoint: refused, nothing removed.
+    let cloudformation = ResponseUrl::start();
+    let mut function = FunctionProcess::start(&sender, &[]);
+    let answer = function
+        .runtime
+        .invoke(&delete_request(&sender.stack_id(), &cloudformation.url));
+    let reason = answer.ok()["reason"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    assert!(reason.contains("not HTTPS"), "{reason}");
+    assert!(
+        !reason.contains("signature"),
+        "the URL stays secret: {reason}"
+    );
+    assert!(cloudformation.silent_for(Duration::from_millis(300)));
+    all_still_subscribed(&sender, 1).await;
+    let logs = function.stop();
+    assert!(!logs.contains("signature=local"), "{logs}");
+
+    // A URL that accepts the connection and never answers: the invocation ends with an error
+    // (Lambda retries it) instead of waiting until the function's timeout.
+    let dead = DeadUrl::start();
+    let mut function = FunctionProcess::start(&sender, &[dead.endpoint()]);
+    let mut create = delete_request(&sender.stack_id(), &dead.url);
+    create["RequestType"] = json!("Create");
+    let (answer, _) = function
+        .runtime
+        .invoke_within(&create, Duration::from_secs(6));
+    let message = answer.error_message();
+    assert!(message.contains("did not answer within"), "{message}");
+    assert!(!message.contains("signature"), "{message}");
+    let logs = function.stop();
+    assert!(!logs.contains("signature=local"), "{logs}");
+}
+
+/// A filter-change event as CloudTrail reports it, for `group`, made by `caller`.
+fn filter_change(name: &str, sender: &Account, group: &str, caller: &str) -> Value {
+    let fixture = match name {
+        "DeleteSubscriptionFilter" => "delete-subscription-filter.json",
+        _ => "put-subscription-filter.json",
+    };
+    let mut event = fixture_for(fixture, &sender.id);
+    event["detail"]["requestParameters"]["logGroupName"] = json!(group);
+    event["detail"]["userIdentity"]["arn"] = json!(caller);
+    event
+}
+
+#[tokio::test]
+async fn a_deleted_or_repointed_central_filter_is_repaired_and_the_functions_own_changes_cost_nothing()
+ {
+    let (sender, central) = subscribed_account(1).await;
+    let group = "/app/000";
+    let someone = format!("arn:aws:sts::{}:assumed-role/Admin/alice", sender.id);
+    let mut function = FunctionProcess::start(&sender, &[]);
+
+    // Deleted by hand: back with one describe and one put.
+    sender
+        .logs
+        .delete_subscription_filter()
+        .log_group_name(group)
+        .filter_name("central-logging")
+        .send()
+        .await
+        .expect("delete by hand");
+    let before = sender.calls()["calls"].clone();
+    let answer = function.runtime.invoke(&filter_change(
+        "DeleteSubscriptionFilter",
+        &sender,
+        group,
+        &someone,
+    ));
+    assert_eq!(answer.ok()["outcome"], "subscribed", "{answer:?}");
+    let after = sender.calls()["calls"].clone();
+    let spent =
+        |action: &str| after[action].as_u64().unwrap_or(0) - before[action].as_u64().unwrap_or(0);
+    assert_eq!(
+        (
+            spent("DescribeSubscriptionFilters"),
+            spent("PutSubscriptionFilter")
+        ),
+        (1, 1)
+    );
+    // EXISTING_FILTERS as always (replace, the default): the vendor's filter went too.
+    assert_eq!(
+        sender.filters(group).await,
+        vec![(
+            "central-logging".to_owned(),
+            central.destination_arn.clone()
+        )]
+    );
+
+    // Re-pointed by hand: ours to our destination again.
+    sender
+        .put_filter(group, "central-logging", &central.other_destination_arn)
+        .await;
+    let answer = function.runtime.invoke(&filter_change(
+        "PutSubscriptionFilter",
+        &sender,
+        group,
+        &someone,
+    ));
+    assert_eq!(answer.ok()["outcome"], "subscribed", "{answer:?}");
+    assert_eq!(
+        sender.filters(group).await,
+        vec![(
+            "central-logging".to_owned(),
+            central.destination_arn.clone()
+        )]
+    );
+
+    // The function's own change, as CloudTrail reports it: skipped with no AWS call.
+    let own = format!(
+        "arn:aws:sts::{}:assumed-role/{FUNCTION_ROLE_NAME}/auto-subscribe",
+        sender.id
+    );
+    let before = sender.calls()["calls"].clone();
+    for name in ["PutSubscriptionFilter", "DeleteSubscriptionFilter"] {
+        let answer = function
+            .runtime
+            .invoke(&filter_change(name, &sender, group, &own));
+        assert_eq!(answer.ok()["outcome"], "skipped", "{answer:?}");
+    }
+    // And a failed call by someone else.
+    let mut failed = filter_change("DeleteSubscriptionFilter", &sender, group, &someone);
+    failed["detail"]["errorCode"] = json!("ResourceNotFoundException");
+    assert_eq!(function.runtime.invoke(&failed).ok()["outcome"], "skipped");
+    assert_eq!(sender.calls()["calls"], before, "not one AWS call");
+}
+
+#[tokio::test]
+async fn two_tools_fighting_over_a_group_stop_after_a_few_repairs_with_a_metric_naming_it() {
+    let (sender, central) = subscribed_account(1).await;
+    let group = "/app/000";
+    let other_tool = format!(
+        "arn:aws:sts::{}:assumed-role/other-stack-FunctionRole/other-auto-subscribe",
+        sender.id
+    );
+    let mut function = FunctionProcess::start(&sender, &[]);
+    let mut outcomes = Vec::new();
+    for _ in 0..4 {
+        // The other tool, in replace mode with another destination, puts its filter over ours.
+        sender
+            .put_filter(group, "central-logging", &central.other_destination_arn)
+            .await;
+        let before = sender.count("DescribeSubscriptionFilters");
+        let answer = function.runtime.invoke(&filter_change(
+            "PutSubscriptionFilter",
+            &sender,
+            group,
+            &other_tool,
+        ));
+        let outcome = answer.ok()["outcome"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned();
+        outcomes.push((
+            outcome,
+            sender.count("DescribeSubscriptionFilters") - before,
+        ));
+    }
+    assert_eq!(
+        outcomes,
+        [
+            ("subscribed".to_owned(), 1),
+            ("subscribed".to_owned(), 1),
+            ("subscribed".to_owned(), 1),
+            ("skipped".to_owned(), 0),
+        ]
+    );
+    let logs = function.stop();
+    assert!(logs.contains("repairs stopped"), "{logs}");
+    let named = logs
+        .lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .find(|l| l.get("_aws").is_some() && l.get("LogGroupName").is_some())
+        .unwrap_or_else(|| panic!("a metric naming the group: {logs}"));
+    assert_eq!(named["LogGroupName"], group);
+    assert_eq!(named["RepairsStopped"], 1);
+}
+
+#[tokio::test]
+async fn a_continuation_chain_past_its_bound_stops_with_an_error_line_and_a_metric() {
+    let (sender, _central) = subscribed_account(1).await;
+    let mut function = FunctionProcess::start(&sender, &[]);
+    // Handed on 50 times, having listed nothing: no real sweep looks like this.
+    let looping = json!({"autoSubscribeSweep": {"nextToken": "t", "startedAtMs": 1, "hops": 50}});
+    let answer = function.runtime.invoke(&looping);
+    let stopped = answer.ok()["stopped"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    assert!(stopped.contains("sweep stopped"), "{answer:?}");
+    assert!(sender.take_invocations().is_empty(), "not handed on");
+    assert_eq!(sender.count("DescribeLogGroups"), 0, "nothing listed");
+    let logs = function.stop();
+    let lines: Vec<Value> = logs
+        .lines()
+        .filter_map(|l| serde_json::from_str(l).ok())
+        .collect();
+    assert!(
+        lines.iter().any(|l| l["level"] == "ERROR"
+            && l["fields"]["message"]
+                .as_str()
+                .is_some_and(|m| m.contains("sweep stopped"))),
+        "{logs}"
+    );
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.get("_aws").is_some() && l["SweepsStopped"] == 1),
+        "{logs}"
+    );
+}
