@@ -16,6 +16,8 @@ pub struct LogGroup {
     pub class: Option<String>,
     /// The account the group belongs to, to name in an access-denied message.
     pub account: Option<AccountId>,
+    /// When the group was created, epoch milliseconds, when known.
+    pub created_ms: Option<u64>,
 }
 
 impl LogGroup {
@@ -24,6 +26,7 @@ impl LogGroup {
             name,
             class: None,
             account: None,
+            created_ms: None,
         }
     }
 
@@ -40,6 +43,7 @@ impl LogGroup {
             name,
             class: info.class.clone(),
             account,
+            created_ms: info.created_ms,
         })
     }
 }
@@ -67,14 +71,27 @@ pub enum Decision {
     Unsubscribe { unselected: Option<String> },
     /// Leave it alone, at no AWS call.
     Skip { reason: String },
+    /// Left out of a recent-groups sweep (created before its window), at no AWS call.
+    NotChecked,
 }
 
-/// Decides what `goal` means for `group` under `selection`.
-pub fn decide(group: &LogGroup, selection: &Selection, goal: Goal) -> Decision {
+/// Decides what `goal` means for `group` under `selection`; with `created_after_ms` (a
+/// recent-groups sweep), groups known to be older are not checked at all.
+pub fn decide(
+    group: &LogGroup,
+    selection: &Selection,
+    goal: Goal,
+    created_after_ms: Option<u64>,
+) -> Decision {
     if let Some(class) = group.class.as_deref().filter(|c| *c != "STANDARD") {
         return Decision::Skip {
             reason: format!("log group class {class} cannot have subscription filters"),
         };
+    }
+    if let (Some(after), Some(created)) = (created_after_ms, group.created_ms)
+        && created < after
+    {
+        return Decision::NotChecked;
     }
     match (goal, selection.check(&group.name)) {
         (Goal::Subscribe | Goal::Converge, Ok(())) => Decision::Subscribe,
@@ -166,7 +183,7 @@ mod tests {
             ),
         ];
         for (name, class, goal, expected) in rows {
-            let got = match decide(&group(name, class), &selection, goal) {
+            let got = match decide(&group(name, class), &selection, goal, None) {
                 Decision::Subscribe => Expect::Subscribe,
                 Decision::Unsubscribe { unselected: None } => Expect::Unsubscribe(None),
                 Decision::Unsubscribe {
@@ -185,9 +202,78 @@ mod tests {
                     assert!(reason.contains(part), "{name} {goal:?}: {reason}");
                     expected
                 }
+                Decision::NotChecked => panic!("{name}: not checked without a window"),
             };
             assert_eq!(got, expected, "{name} {class:?} {goal:?}");
         }
+    }
+
+    #[test]
+    fn a_recent_groups_sweep_checks_only_groups_created_in_its_window() {
+        let selection = Selection::new(&["/app/*".into()], &[]).expect("valid globs");
+        let at = |name: &str, created_ms: Option<u64>| LogGroup {
+            created_ms,
+            ..group(name, None)
+        };
+        let window = Some(1_000);
+        let rows = [
+            // (group, window, goal, decision)
+            (
+                at("/app/new", Some(1_000)),
+                window,
+                Converge,
+                Decision::Subscribe,
+            ),
+            (
+                at("/app/old", Some(999)),
+                window,
+                Converge,
+                Decision::NotChecked,
+            ),
+            // An old group outside the selection keeps our filter until a full sweep.
+            (
+                at("/other", Some(5)),
+                window,
+                Converge,
+                Decision::NotChecked,
+            ),
+            // Unknown creation time: checked, to be safe.
+            (
+                at("/app/unknown", None),
+                window,
+                Converge,
+                Decision::Subscribe,
+            ),
+            // A full sweep checks every group.
+            (
+                at("/app/old", Some(999)),
+                None,
+                Converge,
+                Decision::Subscribe,
+            ),
+            (
+                at("/app/old", Some(999)),
+                window,
+                Subscribe,
+                Decision::NotChecked,
+            ),
+        ];
+        for (group, window, goal, expected) in rows {
+            assert_eq!(
+                decide(&group, &selection, goal, window),
+                expected,
+                "{group:?} {window:?}"
+            );
+        }
+        // A class that cannot hold filters is a skip, in or out of the window.
+        let ia = LogGroup {
+            created_ms: Some(1),
+            ..group("/app/ia", Some("INFREQUENT_ACCESS"))
+        };
+        assert!(matches!(
+            decide(&ia, &selection, Converge, window),
+            Decision::Skip { .. }
+        ));
     }
 
     #[test]
@@ -196,6 +282,7 @@ mod tests {
             name: "/app/orders".into(),
             class: Some("STANDARD".into()),
             arn: Some("arn:aws:logs:us-east-1:111111111111:log-group:/app/orders:*".into()),
+            created_ms: Some(1_700_000_000_000),
         };
         let group = LogGroup::from_listing(&info).expect("a valid name");
         assert_eq!(
@@ -203,6 +290,7 @@ mod tests {
             Some("111111111111")
         );
         assert_eq!(group.class.as_deref(), Some("STANDARD"));
+        assert_eq!(group.created_ms, Some(1_700_000_000_000));
         let bad = LogGroupInfo {
             name: "has space".into(),
             ..info

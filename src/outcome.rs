@@ -22,6 +22,8 @@ pub enum Outcome {
     Unsubscribed { removed: Vec<String> },
     /// Not ours to subscribe, or cannot be: the reason says which.
     Skipped { reason: String },
+    /// Left out of a recent-groups sweep, at no AWS call: created before its window.
+    NotChecked,
     /// Could not be done; the message says what to fix. `retryable` when the cause was transient
     /// (retries ran out on throttling or 5xx), so a later attempt may succeed.
     Failed { error: String, retryable: bool },
@@ -35,6 +37,7 @@ impl Outcome {
             Self::Unsubscribed { .. } => OutcomeLabel::Unsubscribed,
             Self::Skipped { .. } => OutcomeLabel::Skipped,
             Self::Failed { .. } => OutcomeLabel::Failed,
+            Self::NotChecked => OutcomeLabel::NotChecked,
         }
     }
 
@@ -90,6 +93,8 @@ pub enum OutcomeLabel {
     Unsubscribed,
     Skipped,
     Failed,
+    #[serde(rename = "not checked")]
+    NotChecked,
 }
 
 impl fmt::Display for OutcomeLabel {
@@ -100,6 +105,7 @@ impl fmt::Display for OutcomeLabel {
             Self::Unsubscribed => "unsubscribed",
             Self::Skipped => "skipped",
             Self::Failed => "failed",
+            Self::NotChecked => "not checked",
         })
     }
 }
@@ -117,6 +123,15 @@ pub struct Tally {
     pub unsubscribed: u64,
     pub skipped: u64,
     pub failed: u64,
+    /// Groups a recent-groups sweep left out: created before its window. Not described, not
+    /// touched, and not counted as unchanged.
+    /// Only in the summaries of recent sweeps: a full one checks every group.
+    #[serde(rename = "notChecked", skip_serializing_if = "is_zero")]
+    pub not_checked: u64,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 impl Tally {
@@ -129,6 +144,7 @@ impl Tally {
             OutcomeLabel::Unsubscribed => self.unsubscribed += 1,
             OutcomeLabel::Skipped => self.skipped += 1,
             OutcomeLabel::Failed => self.failed += 1,
+            OutcomeLabel::NotChecked => self.not_checked += 1,
         }
     }
 
@@ -141,6 +157,7 @@ impl Tally {
             unsubscribed: self.unsubscribed + other.unsubscribed,
             skipped: self.skipped + other.skipped,
             failed: self.failed + other.failed,
+            not_checked: self.not_checked + other.not_checked,
         }
     }
 }

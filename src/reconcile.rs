@@ -21,6 +21,9 @@ pub struct Reconciler<'a> {
     /// Which groups are ours; a stack's removal selects every group.
     pub selection: &'a Selection,
     pub goal: Goal,
+    /// A recent-groups sweep's window: groups created before this instant (epoch milliseconds)
+    /// are not checked.
+    pub created_after_ms: Option<u64>,
     /// The destination, read (and checked to be in `region`) only when a group needs it, so a
     /// skipped group costs no read.
     pub destination: &'a Destination,
@@ -37,27 +40,30 @@ impl Reconciler<'_> {
         aws: &impl Aws,
         group: &LogGroup,
     ) -> Result<Outcome, DestinationError> {
-        Ok(match decide(group, self.selection, self.goal) {
-            Decision::Skip { reason } => Outcome::Skipped { reason },
-            Decision::Subscribe => {
-                let desired = self.desired(aws).await?;
-                self.writer(&desired, group)
-                    .subscribe(aws, &group.name)
-                    .await
-            }
-            Decision::Unsubscribe { unselected } => {
-                let desired = self.desired(aws).await?;
-                let outcome = self
-                    .writer(&desired, group)
-                    .unsubscribe(aws, &group.name)
-                    .await;
-                match (outcome, unselected) {
-                    // Not selected, and nothing of ours to take off: a plain skip.
-                    (Outcome::Unchanged { .. }, Some(reason)) => Outcome::Skipped { reason },
-                    (outcome, _) => outcome,
+        Ok(
+            match decide(group, self.selection, self.goal, self.created_after_ms) {
+                Decision::Skip { reason } => Outcome::Skipped { reason },
+                Decision::NotChecked => Outcome::NotChecked,
+                Decision::Subscribe => {
+                    let desired = self.desired(aws).await?;
+                    self.writer(&desired, group)
+                        .subscribe(aws, &group.name)
+                        .await
                 }
-            }
-        })
+                Decision::Unsubscribe { unselected } => {
+                    let desired = self.desired(aws).await?;
+                    let outcome = self
+                        .writer(&desired, group)
+                        .unsubscribe(aws, &group.name)
+                        .await;
+                    match (outcome, unselected) {
+                        // Not selected, and nothing of ours to take off: a plain skip.
+                        (Outcome::Unchanged { .. }, Some(reason)) => Outcome::Skipped { reason },
+                        (outcome, _) => outcome,
+                    }
+                }
+            },
+        )
     }
 
     async fn desired(&self, aws: &impl Aws) -> Result<DesiredFilter, DestinationError> {

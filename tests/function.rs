@@ -4,20 +4,13 @@
 mod common;
 
 use common::runtime::{Answer, FunctionProcess, ResponseUrl};
-use common::{Account, Central, create_log_group_event, fixture_for};
+use common::{
+    Account, Central, create_log_group_event, fixture_for, groups_with_ours_and_a_vendors,
+    sender_and_central,
+};
 use serde_json::{Value, json};
 
 const PARAMETER: &str = "/central-logging/destination-arn";
-
-/// A sender account allowed by the central destination, with the parameter set.
-async fn sender_and_central() -> (Account, Central) {
-    let sender = Account::new().await;
-    let central = Central::new(&[&sender.id]).await;
-    sender
-        .put_parameter(PARAMETER, &central.destination_arn)
-        .await;
-    (sender, central)
-}
 
 #[tokio::test]
 async fn subscribes_a_new_group_with_one_describe_and_one_put() {
@@ -621,20 +614,6 @@ async fn deleting_the_stack_removes_exactly_its_filters() {
         cloudformation.silent_for(std::time::Duration::from_millis(300)),
         "answered once"
     );
-}
-
-/// Groups each holding this stack's filter and another vendor's.
-async fn groups_with_ours_and_a_vendors(sender: &Account, central: &Central, count: usize) {
-    for i in 0..count {
-        let group = format!("/app/{i:03}");
-        sender.create_group(&group).await;
-        sender
-            .put_filter(&group, "central-logging", &central.destination_arn)
-            .await;
-        sender
-            .put_filter(&group, "vendor", &central.other_destination_arn)
-            .await;
-    }
 }
 
 /// Runs a removal's invocations the way Lambda would, each with a deadline short enough that it

@@ -6,28 +6,15 @@
 mod common;
 
 use common::runtime::{Answer, DeadUrl, FUNCTION_ROLE_NAME, FunctionProcess, ResponseUrl};
-use common::{Account, Central, fixture_for};
+use common::{Account, Central, fixture_for, groups_with_ours_and_a_vendors, sender_and_central};
 use serde_json::{Value, json};
 use std::time::Duration;
 
 /// A sender account with a destination parameter and `count` groups holding our filter and a
 /// vendor's.
 async fn subscribed_account(count: usize) -> (Account, Central) {
-    let sender = Account::new().await;
-    let central = Central::new(&[&sender.id]).await;
-    sender
-        .put_parameter("/central-logging/destination-arn", &central.destination_arn)
-        .await;
-    for i in 0..count {
-        let group = format!("/app/{i:03}");
-        sender.create_group(&group).await;
-        sender
-            .put_filter(&group, "central-logging", &central.destination_arn)
-            .await;
-        sender
-            .put_filter(&group, "vendor", &central.other_destination_arn)
-            .await;
-    }
+    let (sender, central) = sender_and_central().await;
+    groups_with_ours_and_a_vendors(&sender, &central, count).await;
     (sender, central)
 }
 

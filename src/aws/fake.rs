@@ -42,6 +42,8 @@ pub struct FakeAws {
     failures: Mutex<Vec<(String, usize, ApiError)>>,
     /// Stack ID to its status, as DescribeStacks answers.
     stacks: Mutex<HashMap<String, String>>,
+    /// Group name to its creation time, epoch milliseconds; unknown when absent.
+    created: Mutex<HashMap<String, u64>>,
 }
 
 impl FakeAws {
@@ -70,6 +72,13 @@ impl FakeAws {
             .expect("fresh")
             .insert(name.into(), value.into());
         self
+    }
+
+    pub fn set_created(&self, group: &str, created_ms: u64) {
+        self.created
+            .lock()
+            .expect("not poisoned")
+            .insert(group.into(), created_ms);
     }
 
     pub fn set_stack_status(&self, stack_id: &str, status: &str) {
@@ -221,6 +230,7 @@ impl Aws for FakeAws {
         self.record("describe-log-groups".into())?;
         let start: usize = next_token.and_then(|t| t.parse().ok()).unwrap_or(0);
         let groups = self.groups.lock().expect("not poisoned");
+        let created = self.created.lock().expect("not poisoned");
         let matching: Vec<&String> = groups
             .keys()
             .filter(|name| prefix.is_none_or(|p| name.starts_with(p)))
@@ -233,6 +243,7 @@ impl Aws for FakeAws {
                 name: (*name).clone(),
                 class: None,
                 arn: None,
+                created_ms: created.get(*name).copied(),
             })
             .collect();
         let next_token = (start + PAGE < matching.len()).then(|| (start + PAGE).to_string());

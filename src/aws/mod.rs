@@ -67,6 +67,9 @@ pub struct LogGroupInfo {
     pub class: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub arn: Option<String>,
+    /// When the group was created, epoch milliseconds (`creationTime`).
+    #[serde(rename = "createdMs", default, skip_serializing_if = "Option::is_none")]
+    pub created_ms: Option<u64>,
 }
 
 /// The AWS calls this crate makes, and nothing else.

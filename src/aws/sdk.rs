@@ -284,6 +284,7 @@ impl Aws for SdkAws {
                     name: g.log_group_name()?.to_owned(),
                     class: g.log_group_class().map(|c| c.as_str().to_owned()),
                     arn: g.arn().map(str::to_owned),
+                    created_ms: g.creation_time().and_then(|t| u64::try_from(t).ok()),
                 })
             })
             .collect();

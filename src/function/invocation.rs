@@ -231,6 +231,7 @@ fn read_api_call(event: &Value, me: &Deployment) -> Result<(ApiCall, LogGroup), 
             name,
             class,
             account: Some(function.account().clone()),
+            created_ms: None,
         },
     ))
 }
@@ -424,7 +425,7 @@ mod tests {
         // The event carries the class; the decision skips what cannot hold a filter.
         let decided = |e: &Value| {
             let group = created(e).expect("a CreateLogGroup");
-            match decide(&group, &Selection::everything(), Goal::Subscribe) {
+            match decide(&group, &Selection::everything(), Goal::Subscribe, None) {
                 Decision::Skip { reason } => Err(reason),
                 _ => Ok(()),
             }

@@ -19,6 +19,9 @@ pub struct Counts {
     pub sweeps_stopped: u64,
     /// The group the function stopped repairing, when it did.
     pub repairs_stopped: Option<String>,
+    /// For a sweep invocation, its kind (`full`, `recent`, `removal`): the metrics then also carry
+    /// the dimension `SweepKind`, so a dashboard tells the sweeps apart.
+    pub sweep_kind: Option<&'static str>,
 }
 
 impl Counts {
@@ -31,16 +34,21 @@ impl Counts {
             ("Unsubscribed", outcomes.unsubscribed),
             ("Skipped", outcomes.skipped),
             ("Failed", outcomes.failed),
+            ("NotChecked", outcomes.not_checked),
             ("ThrottledRetries", self.throttled_retries),
             ("SweepsStopped", self.sweeps_stopped),
             ("RepairsStopped", u64::from(self.repairs_stopped.is_some())),
         ];
+        let dimensions = match self.sweep_kind {
+            Some(_) => json!([["FunctionName"], ["FunctionName", "SweepKind"]]),
+            None => json!([["FunctionName"]]),
+        };
         let mut document = json!({
             "_aws": {
                 "Timestamp": timestamp_ms as u64,
                 "CloudWatchMetrics": [{
                     "Namespace": NAMESPACE,
-                    "Dimensions": [["FunctionName"]],
+                    "Dimensions": dimensions,
                     "Metrics": metrics.iter().map(|(name, _)| json!({"Name": name, "Unit": "Count"})).collect::<Vec<_>>(),
                 }],
             },
@@ -48,6 +56,9 @@ impl Counts {
         });
         for (name, value) in metrics {
             document[name] = json!(value);
+        }
+        if let Some(kind) = self.sweep_kind {
+            document["SweepKind"] = json!(kind);
         }
         document
     }
@@ -101,6 +112,17 @@ mod tests {
             (Some(1), Some(2))
         );
         assert_eq!(doc["ThrottledRetries"], 3);
+        assert!(doc.get("SweepKind").is_none());
+        let recent = Counts {
+            sweep_kind: Some("recent"),
+            ..Counts::default()
+        };
+        let doc = recent.emf("f", 1);
+        assert_eq!(doc["SweepKind"], "recent");
+        assert_eq!(
+            doc["_aws"]["CloudWatchMetrics"][0]["Dimensions"],
+            json!([["FunctionName"], ["FunctionName", "SweepKind"]])
+        );
         assert!(counts.repairs_stopped_emf("f", 1).is_none());
         counts.repairs_stopped = Some("/contested".into());
         let named = counts.repairs_stopped_emf("f", 1).expect("a document");

@@ -80,8 +80,13 @@ impl Answer {
                 }
             }
             Answer::Stack(_) => {}
-            Answer::Sweep(SweepResponse { sweep, stopped }) => {
+            Answer::Sweep(SweepResponse {
+                sweep,
+                stopped,
+                kind,
+            }) => {
                 counts.outcomes = sweep.counts;
+                counts.sweep_kind = Some(kind.as_str());
                 counts.sweeps_stopped = u64::from(stopped.is_some());
             }
         }
@@ -235,6 +240,7 @@ impl<A: Aws + 'static> Function<A> {
             mode: self.settings.existing_filters,
             selection: &self.settings.selection,
             goal: Goal::Subscribe,
+            created_after_ms: None,
             destination: &self.destination,
             region: function.region(),
             dry_run: false,

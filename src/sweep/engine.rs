@@ -38,6 +38,9 @@ pub struct Job {
     pub mode: ExistingFilters,
     pub selection: Selection,
     pub goal: Goal,
+    /// A recent-groups sweep: only groups created at or after this instant (epoch milliseconds)
+    /// are checked; the others are counted as not checked.
+    pub created_after_ms: Option<u64>,
     pub dry_run: bool,
     /// Groups in flight at once. The token buckets set the pace; enough workers keep every bucket
     /// busy while others wait on AWS's answers.
@@ -250,6 +253,7 @@ impl Run {
             mode: job.mode,
             selection: &job.selection,
             goal: job.goal,
+            created_after_ms: job.created_after_ms,
             destination: &self.destination,
             region: job.destination.region(),
             dry_run: job.dry_run,
@@ -275,6 +279,7 @@ mod tests {
             mode: ExistingFilters::Replace,
             selection: Selection::new(&[], &["/excluded/*".into()]).expect("valid"),
             goal: Goal::Subscribe,
+            created_after_ms: None,
             dry_run: false,
             workers: 4,
             deadline: None,
@@ -523,6 +528,7 @@ mod tests {
             name: "/ia".into(),
             class: Some("INFREQUENT_ACCESS".into()),
             arn: None,
+            created_ms: None,
         };
         let outcome = Run::new(job()).handle(aws.as_ref(), &group).await;
         assert_eq!(

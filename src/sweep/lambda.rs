@@ -14,7 +14,7 @@ use thiserror::Error;
 use tracing::{error, info, warn};
 
 use super::engine::{self, Job, Summary};
-use super::request::SweepRequest;
+use super::request::{SweepKind, SweepRequest};
 use crate::aws::{ApiError, Aws};
 use crate::decision::Goal;
 use crate::destination::{Destination, DestinationError};
@@ -51,6 +51,8 @@ pub enum SweepError {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct SweepResponse {
     pub sweep: Summary,
+    /// Which kind of sweep: `full`, `recent` or `removal`.
+    pub kind: SweepKind,
     /// Why the chain was stopped instead of handed on (see [`SweepRequest::past_hop_limit`]).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub stopped: Option<String>,
@@ -68,12 +70,14 @@ pub struct Slice {
     pub started_at_ms: u64,
     /// The request for the next invocation, when the account is not covered yet.
     pub next: Option<SweepRequest>,
+    pub kind: SweepKind,
 }
 
 impl Slice {
     pub fn response(self) -> SweepResponse {
         SweepResponse {
             sweep: self.summary,
+            kind: self.kind,
             stopped: None,
         }
     }
@@ -110,7 +114,12 @@ impl<A: Aws + 'static> Sweeper<'_, A> {
             Goal::Remove => Selection::everything(),
             Goal::Converge | Goal::Subscribe => self.settings.selection.clone(),
         };
+        let created_after_ms = match goal {
+            Goal::Remove => None,
+            Goal::Converge | Goal::Subscribe => request.created_after_ms(started_at_ms),
+        };
         let job = Job {
+            created_after_ms,
             filter: self.settings.filter.clone(),
             destination: destination.clone(),
             mode: self.settings.existing_filters,
@@ -126,7 +135,11 @@ impl<A: Aws + 'static> Sweeper<'_, A> {
         let summary = engine::run(self.aws.clone(), job, |_| {})
             .await
             .map_err(SweepError::Listing)?;
-        log_slice(&summary);
+        let kind = match goal {
+            Goal::Remove => SweepKind::Removal,
+            Goal::Converge | Goal::Subscribe => request.kind(),
+        };
+        log_slice(kind, &summary);
         let more = summary.next_token.is_some() || !summary.leftovers.is_empty();
         let next = more.then(|| {
             request.continued(
@@ -142,6 +155,7 @@ impl<A: Aws + 'static> Sweeper<'_, A> {
             started_at_ms,
             next,
             summary,
+            kind,
         })
     }
 
@@ -173,13 +187,14 @@ impl<A: Aws + 'static> Sweeper<'_, A> {
         if let Some(reason) = stop_reason(request) {
             return Ok(SweepResponse {
                 sweep: Summary::default(),
+                kind: request.kind(),
                 stopped: Some(reason),
             });
         }
         let slice = self.slice(request, Goal::Converge).await?;
         match &slice.next {
             Some(next) => self.hand_on(next).await?,
-            None => log_sweep_done(&slice.whole),
+            None => log_sweep_done(slice.kind, &slice.whole),
         }
         Ok(slice.response())
     }
@@ -207,26 +222,28 @@ pub fn stop_reason(request: &SweepRequest) -> Option<String> {
 }
 
 /// One sweep invocation's counts, and one line per group that failed.
-fn log_slice(slice: &Summary) {
-    log_counts("sweep slice done", &slice.counts);
+fn log_slice(kind: SweepKind, slice: &Summary) {
+    log_counts("sweep slice done", kind, &slice.counts);
     for failure in &slice.failures {
         warn!(log_group = %failure.log_group_name, outcome = "failed", error = %failure.error, "sweep could not handle a group");
     }
 }
 
 /// The line that ends a sweep, with the whole sweep's counts.
-pub fn log_sweep_done(whole: &Tally) {
-    log_counts("sweep done", whole);
+pub fn log_sweep_done(kind: SweepKind, whole: &Tally) {
+    log_counts("sweep done", kind, whole);
 }
 
-fn log_counts(message: &str, counts: &Tally) {
+fn log_counts(message: &str, kind: SweepKind, counts: &Tally) {
     info!(
+        kind = kind.as_str(),
         total = counts.total,
         subscribed = counts.subscribed,
         unchanged = counts.unchanged,
         unsubscribed = counts.unsubscribed,
         skipped = counts.skipped,
         failed = counts.failed,
+        not_checked = counts.not_checked,
         "{message}"
     );
 }

@@ -23,6 +23,10 @@ pub const GROUPS_PER_HOP: u64 = 100;
 /// the rest are counted as failed.
 pub const MAX_CARRIED: usize = 1000;
 
+/// The key of a sweep order, as the schedules send it: `{"sweep": {}}` for a full sweep,
+/// `{"sweep": {"createdWithinSeconds": N}}` for the groups created in the last N seconds.
+pub const ORDER_KEY: &str = "sweep";
+
 /// The key of a sweep payload:
 /// `{"autoSubscribeSweep": {"nextToken", "customResource", "startedAtMs", "soFar", "hops", "retry", "listingDone"}}`.
 pub const CONTINUATION_KEY: &str = "autoSubscribeSweep";
@@ -51,6 +55,38 @@ pub struct SweepRequest {
     pub so_far: Tally,
     /// How many times the sweep has been handed on (see [`Self::past_hop_limit`]).
     pub hops: u64,
+    /// A recent-groups sweep: only groups created within this many seconds of the sweep's start
+    /// are checked. `None`: a full sweep.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub created_within_seconds: Option<u64>,
+}
+
+/// What a schedule orders: `{"sweep": {"createdWithinSeconds"?}}`.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct Order {
+    #[serde(default)]
+    created_within_seconds: Option<u64>,
+}
+
+/// Which kind of sweep, for logs and metrics.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SweepKind {
+    Full,
+    Recent,
+    /// The stack's removal.
+    Removal,
+}
+
+impl SweepKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Full => "full",
+            Self::Recent => "recent",
+            Self::Removal => "removal",
+        }
+    }
 }
 
 /// The payload around a [`SweepRequest`].
@@ -88,6 +124,28 @@ impl SweepRequest {
         }
     }
 
+    /// A full sweep, or one of the groups created in the last `seconds` (none: full).
+    pub fn new(created_within_seconds: Option<u64>) -> Self {
+        Self {
+            created_within_seconds,
+            ..Self::default()
+        }
+    }
+
+    pub fn kind(&self) -> SweepKind {
+        match self.created_within_seconds {
+            Some(_) => SweepKind::Recent,
+            None => SweepKind::Full,
+        }
+    }
+
+    /// For a recent-groups sweep, the instant (epoch milliseconds) before which groups are not
+    /// checked: the window counts back from the sweep's first invocation.
+    pub fn created_after_ms(&self, started_at_ms: u64) -> Option<u64> {
+        self.created_within_seconds
+            .map(|seconds| started_at_ms.saturating_sub(seconds.saturating_mul(1000)))
+    }
+
     /// Whether this request continues a sweep an earlier invocation began.
     pub fn is_continuation(&self) -> bool {
         self.started_at_ms.is_some()
@@ -111,6 +169,17 @@ impl SweepRequest {
 
     /// Reads a payload's request: `None` when it carries none, `Err` when it carries a malformed one.
     pub fn from_payload(payload: &Value) -> Option<Result<Self, String>> {
+        if let Some(order) = payload.get(ORDER_KEY) {
+            let order = Order::deserialize(order)
+                .map_err(|e| format!("malformed sweep order: {e}"))
+                .and_then(|order| match order.created_within_seconds {
+                    Some(0) => {
+                        Err("malformed sweep order: createdWithinSeconds must be at least 1".into())
+                    }
+                    within => Ok(Self::new(within)),
+                });
+            return Some(order);
+        }
         payload.get(CONTINUATION_KEY)?;
         Some(
             Envelope::<Self>::deserialize(payload)
@@ -160,6 +229,7 @@ mod tests {
             name: "/throttled".into(),
             class: None,
             arn: None,
+            created_ms: None,
         }];
         let last = third.continued(1_700_000_000_000, &slice, None, retry.clone());
         let read_back = read(&last.payload()).expect("a sweep");
@@ -206,6 +276,35 @@ mod tests {
             }
         }
         assert!(stopped_at.is_some_and(|hop| hop < 25), "{stopped_at:?}");
+    }
+
+    #[test]
+    fn sweep_orders_say_which_kind_and_continuations_keep_it() {
+        let full = read(&json!({ORDER_KEY: {}})).expect("an order");
+        assert_eq!(
+            (full.kind(), full.created_after_ms(10_000)),
+            (SweepKind::Full, None)
+        );
+        let recent = read(&json!({ORDER_KEY: {"createdWithinSeconds": 2100}})).expect("an order");
+        assert_eq!(recent.kind(), SweepKind::Recent);
+        assert_eq!(recent.created_after_ms(3_000_000), Some(900_000));
+        let next = recent.continued(3_000_000, &Tally::default(), Some("t"), vec![]);
+        let next = read(&next.payload()).expect("a continuation");
+        assert_eq!(
+            (next.kind(), next.created_after_ms(3_000_000)),
+            (SweepKind::Recent, Some(900_000))
+        );
+        for bad in [
+            json!({ORDER_KEY: {"createdWithinSeconds": 0}}),
+            json!({ORDER_KEY: {"createdWithinSeconds": "1h"}}),
+            json!({ORDER_KEY: {"createdWithin": 60}}),
+            json!({ORDER_KEY: 3}),
+        ] {
+            assert!(
+                matches!(SweepRequest::from_payload(&bad), Some(Err(_))),
+                "{bad}"
+            );
+        }
     }
 
     #[test]

@@ -265,7 +265,7 @@ pub async fn removal<A: Aws + 'static>(
             }
         }
         None => {
-            log_sweep_done(&whole);
+            log_sweep_done(slice.kind, &whole);
             let reason = format!(
                 "{} log groups checked, this stack's filter taken off {}, {} failed",
                 whole.total, whole.unsubscribed, whole.failed

@@ -223,6 +223,20 @@ impl Account {
         .expect("set the account's behaviour");
     }
 
+    /// Makes the local AWS report `group` as created `age` ago.
+    pub fn set_age(&self, group: &str, age: std::time::Duration) {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap_or_default();
+        let created = now.saturating_sub(age).as_millis() as u64;
+        let body = serde_json::json!({"account": self.id, "region": REGION, "logGroupName": group, "creationTime": created});
+        http_post(
+            &format!("{}/_fixture/creation-time", local_aws().endpoint),
+            &body.to_string(),
+        )
+        .expect("set the group's creation time");
+    }
+
     /// The stack this account's function belongs to in the tests (its `STACK_ID`).
     pub fn stack_id(&self) -> String {
         format!(
@@ -331,6 +345,30 @@ impl Central {
 
 /// A CloudTrail CreateLogGroup event (the `events/create-log-group.json` fixture) for this account,
 /// Region and log group.
+/// A sender account allowed by a new central destination, with the destination parameter set.
+pub async fn sender_and_central() -> (Account, Central) {
+    let sender = Account::new().await;
+    let central = Central::new(&[&sender.id]).await;
+    sender
+        .put_parameter("/central-logging/destination-arn", &central.destination_arn)
+        .await;
+    (sender, central)
+}
+
+/// `count` groups `/app/000`... each holding this stack's filter and another vendor's.
+pub async fn groups_with_ours_and_a_vendors(sender: &Account, central: &Central, count: usize) {
+    for i in 0..count {
+        let group = format!("/app/{i:03}");
+        sender.create_group(&group).await;
+        sender
+            .put_filter(&group, "central-logging", &central.destination_arn)
+            .await;
+        sender
+            .put_filter(&group, "vendor", &central.other_destination_arn)
+            .await;
+    }
+}
+
 pub fn create_log_group_event(account: &str, group: &str) -> Value {
     let mut event = fixture("create-log-group.json");
     event["account"] = account.into();

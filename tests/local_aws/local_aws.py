@@ -20,7 +20,12 @@ Added around moto, as WSGI middleware:
 - per-account call counters, `GET /_fixture/calls?account=ID`;
 - AWS's per-account quotas (token buckets per API, answering ThrottlingException "Rate exceeded") and
   injected ServiceUnavailable / OperationAborted faults, `POST /_fixture/behaviour`;
-- organizations for aws:PrincipalOrgID, `POST /_fixture/organizations`.
+- organizations for aws:PrincipalOrgID, `POST /_fixture/organizations`;
+- a log group's `creationTime` set in the past, `POST /_fixture/creation-time
+  {"account", "region", "logGroupName", "creationTime"}` (epoch milliseconds);
+- CloudFormation's DescribeStacks for a stack whose status a test sets,
+  `POST /_fixture/stacks {"account", "stackId", "status"}` (moto would need the stack's whole
+  lifecycle, and finishes a deletion at once).
 
 Prints "Running on http://127.0.0.1:PORT" once listening. With --exit-with-stdin it exits when its
 standard input closes, so a test process that dies cannot leave it behind.
@@ -328,6 +333,12 @@ def control(environ, start_response):
                 for account in accounts:
                     ORGANIZATIONS[account] = org
         return json_response(start_response, "200 OK", ORGANIZATIONS)
+    if path == "/_fixture/creation-time":
+        from moto.logs.models import logs_backends
+
+        group = logs_backends[body["account"]][body.get("region", "us-east-1")].groups[body["logGroupName"]]
+        group.creation_time = int(body["creationTime"])
+        return json_response(start_response, "200 OK", {"creationTime": group.creation_time})
     if path == "/_fixture/stacks":
         with LOCK:
             STACKS[body["account"]][body["stackId"]] = body["status"]

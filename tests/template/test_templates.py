@@ -337,10 +337,25 @@ def test_convergence_resources():
     assert properties["RemoveOnDelete"] == {"Ref": "RemoveFiltersOnDelete"}
     # The removal on delete answers within this (the function reads it from the request).
     assert properties["ServiceTimeout"] == 3600
-    schedule = template["Resources"]["Function"]["Properties"]["Events"]["Reconcile"]
-    assert schedule["Type"] == "Schedule"
-    assert schedule["Properties"]["State"] == {"Fn::If": ["Reconcile", "ENABLED", "DISABLED"]}
-    assert template["Parameters"]["ReconcileSchedule"]["Default"] == "rate(1 day)"
+    events = template["Resources"]["Function"]["Properties"]["Events"]
+    full = events["FullSweep"]
+    assert full["Type"] == "Schedule"
+    assert full["Properties"]["State"] == {"Fn::If": ["FullSweeps", "ENABLED", "DISABLED"]}
+    assert json.loads(full["Properties"]["Input"]) == {"sweep": {}}
+    assert template["Parameters"]["FullSweepSchedule"]["Default"] == "rate(7 days)"
+    recent = events["RecentSweep"]
+    assert recent["Properties"]["State"] == {"Fn::If": ["RecentSweeps", "ENABLED", "DISABLED"]}
+    assert template["Parameters"]["RecentSweepMinutes"]["Default"] == 15
+    # Every period's window is twice the period plus a 5-minute margin: one lost run loses nothing.
+    for minutes, row in template["Mappings"]["RecentSweep"].items():
+        if minutes != "0":
+            assert row["Rate"] in (f"rate({minutes} minutes)", "rate(1 hour)"), row
+            assert row["Window"] == 2 * int(minutes) * 60 + 300, (minutes, row)
+    assert set(template["Mappings"]["RecentSweep"]) == {str(m) for m in template["Parameters"]["RecentSweepMinutes"]["AllowedValues"]}
+    body, variables = recent["Properties"]["Input"]["Fn::Sub"]
+    window = variables["Window"]["Fn::FindInMap"]
+    assert window == ["RecentSweep", {"Ref": "RecentSweepMinutes"}, "Window"]
+    assert json.loads(body.replace("${Window}", "2100")) == {"sweep": {"createdWithinSeconds": 2100}}
 
 
 def test_sam_build_makes_an_arm64_bootstrap():

@@ -72,6 +72,11 @@ pub struct Args {
     /// Make no write; report what would be done.
     #[arg(long)]
     pub dry_run: bool,
+
+    /// Only groups created within this long before now (`90m`, `2h`, `7d`); older groups are
+    /// counted as not checked, with no call. Finds what recent deploys created.
+    #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration)]
+    pub created_within: Option<std::time::Duration>,
     /// Requests per second for each subscription filter API. AWS allows 5 per account and Region;
     /// pass less to leave headroom for other tools.
     #[arg(long, default_value_t = FILTER_API_QUOTA)]
@@ -158,7 +163,14 @@ pub async fn main() -> ExitCode {
         Ok(d) => d,
         Err(e) => return usage(e.to_string()),
     };
+    let created_after_ms = args.created_within.map(|within| {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap_or_default();
+        u64::try_from(now.saturating_sub(within).as_millis()).unwrap_or(0)
+    });
     let job = Job {
+        created_after_ms,
         filter: settings.filter.clone(),
         destination,
         mode: settings.existing_filters,
@@ -239,6 +251,13 @@ fn print_text(summary: &Summary, args: &Args, throttled: u64) {
         (OutcomeLabel::Failed, summary.counts.failed),
     ] {
         println!("  {label:<12} {count}");
+    }
+    if args.created_within.is_some() {
+        let label = OutcomeLabel::NotChecked;
+        println!(
+            "  {label:<12} {} (created earlier)",
+            summary.counts.not_checked
+        );
     }
     if throttled > 0 {
         println!("  ({throttled} throttled answers were retried)");
