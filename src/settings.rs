@@ -108,6 +108,12 @@ pub struct RawSettings {
     pub exclude: Vec<String>,
 }
 
+/// An environment variable's value; blank counts as unset, as CloudFormation passes empty
+/// parameters through as "".
+pub fn env_var(name: &str) -> Option<String> {
+    std::env::var(name).ok().filter(|v| !v.trim().is_empty())
+}
+
 impl RawSettings {
     /// Reads the variables in the README's table through `lookup` (normally `std::env::var`).
     /// Blank values count as unset, as CloudFormation passes empty parameters through as "".

@@ -3,52 +3,12 @@
 
 mod common;
 
-use std::process::Command;
-
-use common::{Account, Central};
-use serde_json::{Value, json};
+use common::{Account, Central, backfill};
+use serde_json::json;
 
 const PER_STATE: usize = 30;
 /// Fast enough for tests against the local AWS; the quota test below uses the default 5/s.
 const TEST_RATE: &str = "1000";
-
-struct Run {
-    code: i32,
-    stdout: String,
-    stderr: String,
-}
-
-impl Run {
-    fn summary(&self) -> Value {
-        let last = self.stdout.lines().last().unwrap_or_default();
-        serde_json::from_str(last)
-            .unwrap_or_else(|e| panic!("last line is not JSON ({e}): {self:?}"))
-    }
-}
-
-impl std::fmt::Debug for Run {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(
-            f,
-            "exit {}\nstdout:\n{}\nstderr:\n{}",
-            self.code, self.stdout, self.stderr
-        )
-    }
-}
-
-fn backfill(account: &Account, args: &[&str]) -> Run {
-    let output = Command::new(env!("CARGO_BIN_EXE_backfill"))
-        .env_clear()
-        .envs(account.env())
-        .args(args)
-        .output()
-        .expect("run backfill");
-    Run {
-        code: output.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
-    }
-}
 
 /// The groups of each state, by a name prefix.
 const STATES: [&str; 10] = [

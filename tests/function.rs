@@ -6,7 +6,7 @@ mod common;
 use common::runtime::{Answer, FunctionProcess, ResponseUrl};
 use common::{
     Account, Central, create_log_group_event, fixture_for, groups_with_ours_and_a_vendors,
-    sender_and_central,
+    json_lines, sender_and_central,
 };
 use serde_json::{Value, json};
 
@@ -50,10 +50,7 @@ async fn subscribes_a_new_group_with_one_describe_and_one_put() {
     );
 
     let logs = function.stop();
-    let lines: Vec<Value> = logs
-        .lines()
-        .filter_map(|l| serde_json::from_str(l).ok())
-        .collect();
+    let lines = json_lines(&logs);
     assert!(
         lines
             .iter()
@@ -72,6 +69,28 @@ async fn subscribes_a_new_group_with_one_describe_and_one_put() {
             "logs must not hold the CloudTrail event ({secret}):\n{logs}"
         );
     }
+}
+
+/// The stack's `LogLevel` can silence everything below ERROR; the metrics line, which has no
+/// level, is printed all the same, so `FailedAlarm` and the dashboards keep their data.
+#[tokio::test]
+async fn the_metrics_line_is_printed_whatever_the_log_level() {
+    let (sender, _central) = sender_and_central().await;
+    sender.create_group("/aws/lambda/quiet").await;
+    let mut function = FunctionProcess::start(&sender, &[("LOG_LEVEL", "ERROR")]);
+    let answer = function
+        .runtime
+        .invoke(&create_log_group_event(&sender.id, "/aws/lambda/quiet"));
+    assert_eq!(answer.ok()["outcome"], "subscribed");
+    let lines = json_lines(&function.stop());
+    assert!(
+        !lines.iter().any(|l| l["level"] == "INFO"),
+        "INFO lines are filtered: {lines:?}"
+    );
+    let metrics: Vec<&serde_json::Value> =
+        lines.iter().filter(|l| l.get("_aws").is_some()).collect();
+    assert_eq!(metrics.len(), 1, "{lines:?}");
+    assert_eq!(metrics[0]["Subscribed"], 1);
 }
 
 #[tokio::test]
@@ -291,9 +310,8 @@ async fn broken_configuration_is_an_error_and_leaves_the_group_alone() {
             "{case}"
         );
         let logs = function.stop();
-        let failed = logs
-            .lines()
-            .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        let failed = json_lines(&logs)
+            .into_iter()
             .find(|l| l.get("_aws").is_some())
             .map(|m| m["Failed"].clone());
         assert_eq!(
@@ -451,9 +469,8 @@ async fn a_scheduled_sweep_converges_across_invocations() {
     }
     let logs = function.stop();
     assert!(logs.contains("sweep slice done"), "{logs}");
-    let counted: u64 = logs
-        .lines()
-        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+    let counted: u64 = json_lines(&logs)
+        .iter()
         .filter(|l| l.get("_aws").is_some())
         .map(|m| m["Subscribed"].as_u64().unwrap_or(0))
         .sum();

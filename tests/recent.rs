@@ -5,9 +5,8 @@
 mod common;
 
 use common::runtime::FunctionProcess;
-use common::{Account, Central, sender_and_central};
-use serde_json::{Value, json};
-use std::process::Command;
+use common::{Account, Central, backfill, json_lines, sender_and_central};
+use serde_json::json;
 use std::time::Duration;
 
 const DAY: Duration = Duration::from_secs(86_400);
@@ -81,10 +80,7 @@ async fn a_recent_sweep_across_invocations_subscribes_recent_groups_and_never_de
     // Old groups without our filter stay as they were: a full sweep's job.
     assert!(sender.filter_names("/old/001").await.is_empty());
     let logs = function.stop();
-    let lines: Vec<Value> = logs
-        .lines()
-        .filter_map(|l| serde_json::from_str(l).ok())
-        .collect();
+    let lines = json_lines(&logs);
     let done = lines
         .iter()
         .find(|l| l["fields"]["message"] == "sweep done")
@@ -115,28 +111,16 @@ async fn a_full_sweep_order_checks_every_group() {
     assert_eq!(sender.count("DescribeSubscriptionFilters"), 12);
 }
 
-fn backfill(account: &Account, args: &[&str]) -> (i32, Value) {
-    let output = Command::new(env!("CARGO_BIN_EXE_backfill"))
-        .env_clear()
-        .envs(account.env())
-        .args(args)
-        .output()
-        .expect("run backfill");
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    let summary = serde_json::from_str(stdout.lines().last().unwrap_or_default())
-        .unwrap_or_else(|e| panic!("{e}: {stdout} {}", String::from_utf8_lossy(&output.stderr)));
-    (output.status.code().unwrap_or(-1), summary)
-}
-
 #[tokio::test]
 async fn backfill_created_within_audits_in_dry_run_then_subscribes_only_recent_groups() {
     let (sender, _central) = aged_account(30, 4).await;
     let (writes, describes) = (sender.writes(), sender.count("DescribeSubscriptionFilters"));
-    let (code, dry) = backfill(
+    let run = backfill(
         &sender,
         &["--created-within", "90m", "--dry-run", "--output", "json"],
     );
-    assert_eq!(code, 0);
+    assert_eq!(run.code, 0, "{run:?}");
+    let dry = run.summary();
     assert_eq!(
         (&dry["total"], &dry["subscribed"], &dry["notChecked"]),
         (&json!(34), &json!(4), &json!(30)),
@@ -149,8 +133,9 @@ async fn backfill_created_within_audits_in_dry_run_then_subscribes_only_recent_g
         "old groups are not described"
     );
 
-    let (code, run) = backfill(&sender, &["--created-within", "1d", "--output", "json"]);
-    assert_eq!(code, 0);
+    let run = backfill(&sender, &["--created-within", "1d", "--output", "json"]);
+    assert_eq!(run.code, 0, "{run:?}");
+    let run = run.summary();
     assert_eq!(
         (&run["subscribed"], &run["notChecked"]),
         (&json!(4), &json!(30)),
@@ -159,12 +144,7 @@ async fn backfill_created_within_audits_in_dry_run_then_subscribes_only_recent_g
     assert!(sender.filter_names("/old/001").await.is_empty());
     assert_eq!(sender.filter_names("/recent/03").await, ["central-logging"]);
 
-    let bad = Command::new(env!("CARGO_BIN_EXE_backfill"))
-        .env_clear()
-        .envs(sender.env())
-        .args(["--created-within", "soon"])
-        .output()
-        .expect("run backfill");
-    assert_eq!(bad.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&bad.stderr).contains("--created-within"));
+    let bad = backfill(&sender, &["--created-within", "soon"]);
+    assert_eq!(bad.code, 2, "{bad:?}");
+    assert!(bad.stderr.contains("--created-within"), "{bad:?}");
 }

@@ -6,7 +6,9 @@
 mod common;
 
 use common::runtime::{Answer, DeadUrl, FUNCTION_ROLE_NAME, FunctionProcess, ResponseUrl};
-use common::{Account, Central, fixture_for, groups_with_ours_and_a_vendors, sender_and_central};
+use common::{
+    Account, Central, fixture_for, groups_with_ours_and_a_vendors, json_lines, sender_and_central,
+};
 use serde_json::{Value, json};
 use std::time::Duration;
 
@@ -309,9 +311,8 @@ async fn two_tools_fighting_over_a_group_stop_after_a_few_repairs_with_a_metric_
     );
     let logs = function.stop();
     assert!(logs.contains("repairs stopped"), "{logs}");
-    let named = logs
-        .lines()
-        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+    let named = json_lines(&logs)
+        .into_iter()
         .find(|l| l.get("_aws").is_some() && l.get("LogGroupName").is_some())
         .unwrap_or_else(|| panic!("a metric naming the group: {logs}"));
     assert_eq!(named["LogGroupName"], group);
@@ -333,10 +334,7 @@ async fn a_continuation_chain_past_its_bound_stops_with_an_error_line_and_a_metr
     assert!(sender.take_invocations().is_empty(), "not handed on");
     assert_eq!(sender.count("DescribeLogGroups"), 0, "nothing listed");
     let logs = function.stop();
-    let lines: Vec<Value> = logs
-        .lines()
-        .filter_map(|l| serde_json::from_str(l).ok())
-        .collect();
+    let lines = json_lines(&logs);
     assert!(
         lines.iter().any(|l| l["level"] == "ERROR"
             && l["fields"]["message"]

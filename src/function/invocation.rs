@@ -7,7 +7,7 @@
 use serde_json::Value;
 
 use crate::decision::LogGroup;
-use crate::names::{FunctionArn, LogGroupName};
+use crate::names::{Arn, FunctionArn, LogGroupName};
 use crate::sweep::request::SweepRequest;
 use crate::sweep::response_url::Endpoints;
 use crate::sweep::stack::CustomResourceRequest;
@@ -51,18 +51,21 @@ impl Deployment {
     /// `arn:PARTITION:sts::ACCOUNT:assumed-role/ROLE/FUNCTION_NAME`.
     fn is_own_session(&self, caller: &str) -> bool {
         let function = &self.function;
-        let prefix = format!(
-            "arn:{}:sts::{}:assumed-role/",
-            function.partition(),
-            function.account()
-        );
-        let Some(rest) = caller.strip_prefix(&prefix) else {
+        let Ok(arn) = Arn::parse(caller) else {
             return false;
         };
-        let Some((role, session)) = rest.split_once('/') else {
+        let Some((role, session)) = arn
+            .resource
+            .strip_prefix("assumed-role/")
+            .and_then(|rest| rest.split_once('/'))
+        else {
             return false;
         };
-        session == function.name() && self.role_name.as_deref().is_none_or(|own| own == role)
+        arn.partition == function.partition()
+            && arn.service == "sts"
+            && arn.account == function.account().as_str()
+            && session == function.name()
+            && self.role_name.as_deref().is_none_or(|own| own == role)
     }
 }
 

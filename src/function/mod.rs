@@ -384,6 +384,58 @@ mod tests {
         assert_eq!((sweep.counts.total, sweep.next_token.as_deref()), (3, None));
     }
 
+    #[tokio::test]
+    async fn groups_still_throttled_at_the_deadline_go_to_the_next_invocation() {
+        let aws = FakeAws::with_group("/a", vec![], 2).with_parameter(PARAMETER, DEST);
+        aws.add_group("/b", vec![]);
+        aws.fail_nth(
+            "put central-logging",
+            1,
+            crate::aws::ApiError::RetriesExhausted {
+                attempts: 8,
+                last: "ThrottlingException".into(),
+            },
+        );
+        let f = function(aws);
+        // The deadline is inside the reserve: the one page is listed, the second pass is not run.
+        let now_ms = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap_or_default()
+            .as_millis() as u64;
+        let answer = f
+            .handle(&scheduled(), ARN, now_ms + 1_000)
+            .await
+            .expect("swept");
+        let Answer::Sweep(SweepResponse { sweep, .. }) = &answer else {
+            panic!("a sweep answer")
+        };
+        assert_eq!((sweep.counts.total, sweep.next_token.as_deref()), (1, None));
+        let [continuation] = continuations(&f).try_into().expect("one continuation");
+        assert!(continuation.listing_done(), "{continuation:?}");
+        assert_eq!(continuation.retry.len(), 1);
+        // The next invocation takes the carried group, lists nothing, and ends the sweep.
+        let listed = |f: &Function<FakeAws>| {
+            f.aws()
+                .calls()
+                .iter()
+                .filter(|c| *c == "describe-log-groups")
+                .count()
+        };
+        let before = listed(&f);
+        let answer = f
+            .handle(&continuation.payload(), ARN, LATER)
+            .await
+            .expect("continued");
+        let Answer::Sweep(SweepResponse { sweep, .. }) = &answer else {
+            panic!("a sweep answer")
+        };
+        assert_eq!((sweep.counts.total, sweep.counts.subscribed), (1, 1));
+        assert_eq!(listed(&f), before, "nothing listed again");
+        assert_eq!(continuations(&f).len(), 1, "the sweep ended");
+        assert_eq!(f.aws().filter_names("/a"), vec!["central-logging"]);
+        assert_eq!(f.aws().filter_names("/b"), vec!["central-logging"]);
+    }
+
     /// The sweep requests the function handed on to its next invocation.
     fn continuations(f: &Function<FakeAws>) -> Vec<SweepRequest> {
         let prefix = format!("invoke {ARN} ");

@@ -12,7 +12,7 @@ use tracing_subscriber::prelude::*;
 use super::{Answer, Function, FunctionError};
 use crate::aws::sdk::SdkAws;
 use crate::outcome::OutcomeLabel;
-use crate::settings::{ConfigError, RawSettings, Setting, Settings};
+use crate::settings::{ConfigError, RawSettings, Setting, Settings, env_var};
 
 use super::metrics::Counts;
 
@@ -27,13 +27,12 @@ pub const LOG_LEVEL: &str = "LOG_LEVEL";
 /// `AWS_LAMBDA_LOG_FORMAT` is JSON, at the level of [`LOG_LEVEL`], else `AWS_LAMBDA_LOG_LEVEL`,
 /// else `RUST_LOG` (a level, or `target=level` pairs), else INFO.
 pub fn init_logging() {
-    let var = |name: &str| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
     let filter = [LOG_LEVEL, "AWS_LAMBDA_LOG_LEVEL", "RUST_LOG"]
         .into_iter()
-        .find_map(var)
+        .find_map(env_var)
         .and_then(|level| log_filter(&level))
         .unwrap_or_else(|| Targets::new().with_default(LevelFilter::INFO));
-    let json = var("AWS_LAMBDA_LOG_FORMAT").is_some_and(|f| f.eq_ignore_ascii_case("json"));
+    let json = env_var("AWS_LAMBDA_LOG_FORMAT").is_some_and(|f| f.eq_ignore_ascii_case("json"));
     let lines = tracing_subscriber::fmt::layer()
         .with_target(false)
         .without_time();
@@ -111,8 +110,7 @@ impl Function<SdkAws> {
 /// The stack the function belongs to (`STACK_ID`) and its role's name (`FUNCTION_ROLE_NAME`), as
 /// the stack sets them.
 pub fn deployment_from_env() -> (Option<String>, Option<String>) {
-    let var = |name: &str| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
-    (var("STACK_ID"), var("FUNCTION_ROLE_NAME"))
+    (env_var("STACK_ID"), env_var("FUNCTION_ROLE_NAME"))
 }
 
 /// Tells the Runtime API that initialisation failed (`/runtime/init/error`), so the invocation fails

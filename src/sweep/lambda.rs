@@ -109,14 +109,14 @@ impl<A: Aws + 'static> Sweeper<'_, A> {
             self.destination.forget();
         }
         let destination = self.destination().await?;
-        let selection = match goal {
-            // This stack's filter comes off every group, whatever the selection says now.
-            Goal::Remove => Selection::everything(),
-            Goal::Converge | Goal::Subscribe => self.settings.selection.clone(),
-        };
-        let created_after_ms = match goal {
-            Goal::Remove => None,
-            Goal::Converge | Goal::Subscribe => request.created_after_ms(started_at_ms),
+        let (selection, created_after_ms, kind) = match goal {
+            // This stack's filter comes off every group, whatever the selection or window says.
+            Goal::Remove => (Selection::everything(), None, SweepKind::Removal),
+            Goal::Converge | Goal::Subscribe => (
+                self.settings.selection.clone(),
+                request.created_after_ms(started_at_ms),
+                request.kind(),
+            ),
         };
         let job = Job {
             created_after_ms,
@@ -130,15 +130,11 @@ impl<A: Aws + 'static> Sweeper<'_, A> {
             deadline: Some(self.deadline),
             start_token: request.next_token.clone(),
             carried: request.retry.clone(),
-            listing_done: request.listing_done,
+            listing_done: request.listing_done(),
         };
         let summary = engine::run(self.aws.clone(), job, |_| {})
             .await
             .map_err(SweepError::Listing)?;
-        let kind = match goal {
-            Goal::Remove => SweepKind::Removal,
-            Goal::Converge | Goal::Subscribe => request.kind(),
-        };
         log_slice(kind, &summary);
         let more = summary.next_token.is_some() || !summary.leftovers.is_empty();
         let next = more.then(|| {
@@ -265,6 +261,5 @@ pub fn before_deadline(deadline_ms: u64, margin: Duration) -> Instant {
 /// When a sweep invocation stops listing: [`SWEEP_RESERVE`] before the runtime's deadline (epoch
 /// milliseconds), and at most [`SWEEP_SLICE`] from now.
 pub fn listing_deadline(deadline_ms: u64) -> Instant {
-    let remaining = Duration::from_millis(deadline_ms.saturating_sub(now_ms()));
-    Instant::now() + remaining.saturating_sub(SWEEP_RESERVE).min(SWEEP_SLICE)
+    before_deadline(deadline_ms, SWEEP_RESERVE).min(Instant::now() + SWEEP_SLICE)
 }

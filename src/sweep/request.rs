@@ -28,7 +28,7 @@ pub const MAX_CARRIED: usize = 1000;
 pub const ORDER_KEY: &str = "sweep";
 
 /// The key of a sweep payload:
-/// `{"autoSubscribeSweep": {"nextToken", "customResource", "startedAtMs", "soFar", "hops", "retry", "listingDone"}}`.
+/// `{"autoSubscribeSweep": {"nextToken", "customResource", "startedAtMs", "soFar", "hops", "retry", "createdWithinSeconds"}}`.
 pub const CONTINUATION_KEY: &str = "autoSubscribeSweep";
 
 /// A request to sweep the account: a new sweep, or one continuing where the previous invocation
@@ -39,8 +39,6 @@ pub struct SweepRequest {
     /// The DescribeLogGroups token to continue from.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub next_token: Option<String>,
-    /// The listing reached the end: the next invocation only handles `retry`.
-    pub listing_done: bool,
     /// Groups whose calls kept being throttled when the previous invocation ran out of time:
     /// handled first by the next.
     #[serde(skip_serializing_if = "Vec::is_empty")]
@@ -115,7 +113,6 @@ impl SweepRequest {
         }
         Self {
             next_token: next_token.map(str::to_owned),
-            listing_done: next_token.is_none(),
             retry,
             started_at_ms: Some(started_at_ms),
             so_far,
@@ -149,6 +146,12 @@ impl SweepRequest {
     /// Whether this request continues a sweep an earlier invocation began.
     pub fn is_continuation(&self) -> bool {
         self.started_at_ms.is_some()
+    }
+
+    /// Whether the listing already reached its end: a continuation with no token to list from
+    /// only handles `retry`.
+    pub fn listing_done(&self) -> bool {
+        self.is_continuation() && self.next_token.is_none()
     }
 
     /// How many hand-ons a sweep that has listed what this one has may take.
@@ -235,8 +238,8 @@ mod tests {
         let read_back = read(&last.payload()).expect("a sweep");
         assert_eq!(
             (
-                read_back.next_token,
-                read_back.listing_done,
+                read_back.next_token.clone(),
+                read_back.listing_done(),
                 read_back.retry
             ),
             (None, true, retry)

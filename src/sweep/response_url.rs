@@ -7,6 +7,8 @@
 
 use hyper::Uri;
 
+use crate::settings::env_var;
+
 /// The DNS suffix of a partition's public endpoints.
 fn dns_suffix(partition: &str) -> Option<&'static str> {
     Some(match partition {
@@ -37,10 +39,9 @@ pub struct Endpoints {
 impl Endpoints {
     /// `AWS_ENDPOINT_URL_S3` and `AWS_ENDPOINT_URL`, as the SDK reads them.
     pub fn from_env() -> Self {
-        let var = |name: &str| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
         Self {
-            s3: var("AWS_ENDPOINT_URL_S3"),
-            all: var("AWS_ENDPOINT_URL"),
+            s3: env_var("AWS_ENDPOINT_URL_S3"),
+            all: env_var("AWS_ENDPOINT_URL"),
         }
     }
 }

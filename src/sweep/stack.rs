@@ -24,6 +24,7 @@ use super::response_url::{Endpoints, ResponseUrl};
 use crate::aws::Aws;
 use crate::decision::Goal;
 use crate::filter::DesiredFilter;
+use crate::names::Arn;
 use crate::outcome::Tally;
 
 /// The physical ID of the one sweep resource a stack has.
@@ -151,14 +152,13 @@ impl CustomResourceRequest {
         }
     }
 
-    /// The partition of the stack the request comes from (`arn:PARTITION:cloudformation:...`).
-    pub fn partition(&self) -> &str {
-        self.stack_id.split(':').nth(1).unwrap_or_default()
-    }
-
-    /// The response URL, if the function may PUT to it (see [`ResponseUrl::check`]).
+    /// The response URL, if the function may PUT to it (see [`ResponseUrl::check`]): checked
+    /// against the partition of the stack the request comes from.
     pub fn response_url(&self, endpoints: &Endpoints) -> Result<ResponseUrl, String> {
-        ResponseUrl::check(&self.response_url, self.partition(), endpoints)
+        let partition = Arn::parse(&self.stack_id)
+            .map(|arn| arn.partition)
+            .map_err(|e| format!("the request's StackId: {e}"))?;
+        ResponseUrl::check(&self.response_url, &partition, endpoints)
     }
 }
 
@@ -229,10 +229,6 @@ pub async fn removal<A: Aws + 'static>(
     request: &SweepRequest,
     stack: &CustomResourceRequest,
 ) -> Result<StackAnswer, StackError> {
-    if let Some(reason) = stop_reason(request) {
-        let answer = answer(sweeper, stack, Status::Success, &reason, json!({})).await?;
-        return Ok(StackAnswer::Answered(answer));
-    }
     if let Err(why) = confirm_deletion(sweeper.aws.as_ref(), stack).await {
         if request.is_continuation() {
             // A real removal's chain ends with the stack's deletion; a continuation arriving
@@ -242,6 +238,12 @@ pub async fn removal<A: Aws + 'static>(
             return Ok(StackAnswer::Refused(reason));
         }
         return removal_failed(sweeper, stack, &why).await;
+    }
+    // Only a chain of the stack's real deletion gets this far: stopped, it still answers, so the
+    // stack deletes.
+    if let Some(reason) = stop_reason(request) {
+        let answer = answer(sweeper, stack, Status::Success, &reason, json!({})).await?;
+        return Ok(StackAnswer::Answered(answer));
     }
     let slice = match sweeper.slice(request, Goal::Remove).await {
         Ok(slice) => slice,

@@ -369,6 +369,56 @@ pub async fn groups_with_ours_and_a_vendors(sender: &Account, central: &Central,
     }
 }
 
+/// What one run of the real `backfill` binary printed, and its exit code.
+pub struct Run {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Run {
+    /// The JSON summary `--output json` prints last.
+    pub fn summary(&self) -> Value {
+        let last = self.stdout.lines().last().unwrap_or_default();
+        serde_json::from_str(last)
+            .unwrap_or_else(|e| panic!("last line is not JSON ({e}): {self:?}"))
+    }
+}
+
+impl std::fmt::Debug for Run {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "exit {}\nstdout:\n{}\nstderr:\n{}",
+            self.code, self.stdout, self.stderr
+        )
+    }
+}
+
+/// Runs the real `backfill` binary as `account`, with `args`.
+pub fn backfill(account: &Account, args: &[&str]) -> Run {
+    // Integration tests know the binary; the examples include this module too, and do not run it.
+    let binary = option_env!("CARGO_BIN_EXE_backfill").unwrap_or("backfill");
+    let output = std::process::Command::new(binary)
+        .env_clear()
+        .envs(account.env())
+        .args(args)
+        .output()
+        .expect("run backfill");
+    Run {
+        code: output.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+    }
+}
+
+/// The JSON lines of what the function logged (its log lines and its EMF metrics lines).
+pub fn json_lines(logs: &str) -> Vec<Value> {
+    logs.lines()
+        .filter_map(|l| serde_json::from_str(l).ok())
+        .collect()
+}
+
 pub fn create_log_group_event(account: &str, group: &str) -> Value {
     let mut event = fixture("create-log-group.json");
     event["account"] = account.into();
