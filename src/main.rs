@@ -4,9 +4,10 @@
 // the compiler's layout queries; this is a compile-time limit only.
 #![recursion_limit = "256"]
 
+use auto_subscribe::aws::lambda_env::config_from_env;
 use auto_subscribe::aws::pacing::{FILTER_API_QUOTA, Pacing};
 use auto_subscribe::aws::retry::RetryPolicy;
-use auto_subscribe::aws::sdk::{SdkAws, load_config};
+use auto_subscribe::aws::sdk::SdkAws;
 use auto_subscribe::function::Function;
 use auto_subscribe::function::runtime::{
     deployment_from_env, init_logging, report_init_error, settings_from_env,
@@ -25,7 +26,14 @@ async fn main() -> Result<(), Error> {
             return Err(e.into());
         }
     };
-    let config = load_config(None, None).await;
+    let config = match config_from_env(|name| std::env::var(name).ok()) {
+        Ok(config) => config,
+        Err(e) => {
+            tracing::error!(error = %e, "the Lambda environment is not usable");
+            report_init_error(&e).await;
+            return Err(e.into());
+        }
+    };
     // The stack reserves one concurrent execution, so these buckets pace the function account-wide:
     // a burst of new log groups queues up instead of tripping CloudWatch Logs' 5 requests/s quotas.
     let aws =

@@ -342,6 +342,27 @@ async fn bad_settings_fail_init_naming_the_variable() {
     }
 }
 
+/// The function reads its Region and credentials from the Lambda environment alone (no default
+/// credential chain): without them it fails init naming the variable, before any AWS call.
+#[tokio::test]
+async fn missing_lambda_credentials_fail_init_naming_the_variable() {
+    let sender = Account::new().await;
+    for var in ["AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_REGION"] {
+        let mut blank = vec![(var, "")];
+        if var == "AWS_REGION" {
+            blank.push(("AWS_DEFAULT_REGION", ""));
+        }
+        let function = FunctionProcess::start(&sender, &blank);
+        let answer = function.runtime.init_error();
+        assert!(matches!(answer, Answer::InitError(_)), "{var}: {answer:?}");
+        let message = answer.error_message();
+        assert!(message.starts_with(var), "{var}: {message}");
+    }
+    for action in ["GetParameter", "DescribeSubscriptionFilters"] {
+        assert_eq!(sender.count(action), 0, "{action}");
+    }
+}
+
 #[tokio::test]
 async fn settings_reach_the_filter() {
     let (sender, central) = sender_and_central().await;

@@ -3,6 +3,7 @@
 //! SDK (the only code that sees SDK types), with [`retry`]'s backoff and [`pacing`]'s token
 //! buckets; tests use the in-memory `fake`.
 
+pub mod lambda_env;
 pub mod pacing;
 pub mod retry;
 pub mod sdk;

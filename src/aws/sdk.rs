@@ -10,12 +10,12 @@ use std::future::Future;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use aws_config::SdkConfig;
-use aws_config::retry::RetryConfig;
 use aws_sdk_cloudwatchlogs::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_cloudwatchlogs::types::Distribution;
 use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
 use aws_smithy_types::error::display::DisplayErrorContext;
+use aws_smithy_types::retry::RetryConfig;
+use aws_types::SdkConfig;
 
 use super::pacing::{Api, Pacing};
 use super::retry::RetryPolicy;
@@ -46,6 +46,7 @@ pub struct SdkAws {
 
 /// Loads the SDK configuration the standard way (region, credentials, `AWS_ENDPOINT_URL`,
 /// profiles), with a Region or a profile given on the command line taking precedence.
+#[cfg(feature = "cli")]
 pub async fn load_config(region: Option<&str>, profile: Option<&str>) -> SdkConfig {
     let mut loader =
         aws_config::defaults(aws_config::BehaviorVersion::latest()).http_client(https_client());

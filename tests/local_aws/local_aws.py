@@ -22,7 +22,8 @@ Added around moto, as WSGI middleware:
   injected ServiceUnavailable / OperationAborted faults, `POST /_fixture/behaviour`;
 - organizations for aws:PrincipalOrgID, `POST /_fixture/organizations`;
 - a log group's `creationTime` set in the past, `POST /_fixture/creation-time
-  {"account", "region", "logGroupName", "creationTime"}` (epoch milliseconds);
+  {"account", "region", "logGroupName", "creationTime"}` (epoch milliseconds), or of every group
+  whose name starts with `logGroupNamePrefix` (the benchmark ages 10,000 groups in one call);
 - CloudFormation's DescribeStacks for a stack whose status a test sets,
   `POST /_fixture/stacks {"account", "stackId", "status"}` (moto would need the stack's whole
   lifecycle, and finishes a deletion at once).
@@ -336,9 +337,14 @@ def control(environ, start_response):
     if path == "/_fixture/creation-time":
         from moto.logs.models import logs_backends
 
-        group = logs_backends[body["account"]][body.get("region", "us-east-1")].groups[body["logGroupName"]]
-        group.creation_time = int(body["creationTime"])
-        return json_response(start_response, "200 OK", {"creationTime": group.creation_time})
+        groups = logs_backends[body["account"]][body.get("region", "us-east-1")].groups
+        if "logGroupNamePrefix" in body:
+            chosen = [g for name, g in groups.items() if name.startswith(body["logGroupNamePrefix"])]
+        else:
+            chosen = [groups[body["logGroupName"]]]
+        for group in chosen:
+            group.creation_time = int(body["creationTime"])
+        return json_response(start_response, "200 OK", {"creationTime": int(body["creationTime"]), "groups": len(chosen)})
     if path == "/_fixture/stacks":
         with LOCK:
             STACKS[body["account"]][body["stackId"]] = body["status"]
