@@ -5,7 +5,7 @@
 
 use crate::aws::LogGroupInfo;
 use crate::names::{AccountId, Arn, LogGroupName};
-use crate::selection::Selection;
+use crate::selection::{Selection, Tags};
 
 /// What is known of one log group before its filters are described: from a CloudTrail event, or
 /// from DescribeLogGroups.
@@ -18,6 +18,10 @@ pub struct LogGroup {
     pub account: Option<AccountId>,
     /// When the group was created, epoch milliseconds, when known.
     pub created_ms: Option<u64>,
+    /// The group's ARN, to read its tags with (with or without DescribeLogGroups' trailing `:*`).
+    pub arn: Option<String>,
+    /// Its tags, when known: from a CreateLogGroup event's `tags`, or read when the tag rules ask.
+    pub tags: Option<Tags>,
 }
 
 impl LogGroup {
@@ -27,7 +31,17 @@ impl LogGroup {
             class: None,
             account: None,
             created_ms: None,
+            arn: None,
+            tags: None,
         }
+    }
+
+    /// The ARN ListTagsForResource takes: without the `:*` DescribeLogGroups appends, which that
+    /// API rejects.
+    pub fn tagging_arn(&self) -> Option<&str> {
+        self.arn
+            .as_deref()
+            .map(|arn| arn.strip_suffix(":*").unwrap_or(arn))
     }
 
     /// A group as DescribeLogGroups lists it; `Err` with the reason to skip it when its name is
@@ -44,6 +58,8 @@ impl LogGroup {
             class: info.class.clone(),
             account,
             created_ms: info.created_ms,
+            arn: info.arn.clone(),
+            tags: None,
         })
     }
 }
@@ -73,10 +89,14 @@ pub enum Decision {
     Skip { reason: String },
     /// Left out of a recent-groups sweep (created before its window), at no AWS call.
     NotChecked,
+    /// The name is selected and tag rules are set, but the group's tags are not known yet: read
+    /// them (one ListTagsForResource) and decide again.
+    ReadTags,
 }
 
 /// Decides what `goal` means for `group` under `selection`; with `created_after_ms` (a
-/// recent-groups sweep), groups known to be older are not checked at all.
+/// recent-groups sweep), groups known to be older are not checked at all. With tag rules, a
+/// group whose name passes and whose tags are unknown gets [`Decision::ReadTags`].
 pub fn decide(
     group: &LogGroup,
     selection: &Selection,
@@ -93,7 +113,13 @@ pub fn decide(
     {
         return Decision::NotChecked;
     }
-    match (goal, selection.check(&group.name)) {
+    let selected = match (selection.check(&group.name), &group.tags) {
+        (Ok(()), _) if !selection.has_tag_rules() => Ok(()),
+        (Ok(()), None) => return Decision::ReadTags,
+        (Ok(()), Some(tags)) => selection.check_tags(tags),
+        (Err(reason), _) => Err(reason),
+    };
+    match (goal, selected) {
         (Goal::Subscribe | Goal::Converge, Ok(())) => Decision::Subscribe,
         (Goal::Remove, Ok(())) => Decision::Unsubscribe { unselected: None },
         (Goal::Converge, Err(reason)) => Decision::Unsubscribe {
@@ -203,6 +229,7 @@ mod tests {
                     expected
                 }
                 Decision::NotChecked => panic!("{name}: not checked without a window"),
+                Decision::ReadTags => panic!("{name}: no tag rules, no tag read"),
             };
             assert_eq!(got, expected, "{name} {class:?} {goal:?}");
         }
@@ -274,6 +301,104 @@ mod tests {
             decide(&ia, &selection, Converge, window),
             Decision::Skip { .. }
         ));
+    }
+
+    #[test]
+    fn tag_rules_read_tags_only_for_groups_whose_name_passes() {
+        use crate::selection::TagRules;
+        let selection = Selection::new(&["/app/*".into()], &[])
+            .expect("valid globs")
+            .with_tags(
+                TagRules::new(&["team=platform".into()], &["noisy".into()]).expect("valid rules"),
+            );
+        let tagged = |name: &str, tags: Option<&[(&str, &str)]>| LogGroup {
+            tags: tags.map(|t| {
+                t.iter()
+                    .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+                    .collect()
+            }),
+            ..group(name, None)
+        };
+        let platform: &[(&str, &str)] = &[("team", "platform")];
+        let noisy: &[(&str, &str)] = &[("team", "platform"), ("noisy", "1")];
+        let rows = [
+            // Tags unknown: read them, whatever the goal.
+            (tagged("/app/a", None), Subscribe, Decision::ReadTags),
+            (tagged("/app/a", None), Converge, Decision::ReadTags),
+            (tagged("/app/a", None), Remove, Decision::ReadTags),
+            // The name decides first: no tag read for a group it leaves out.
+            (
+                tagged("/other", None),
+                Subscribe,
+                Decision::Skip {
+                    reason: "not matched by INCLUDE (/app/*)".into(),
+                },
+            ),
+            (
+                tagged("/other", None),
+                Converge,
+                Decision::Unsubscribe {
+                    unselected: Some("not matched by INCLUDE (/app/*)".into()),
+                },
+            ),
+            // Tags known.
+            (
+                tagged("/app/a", Some(platform)),
+                Converge,
+                Decision::Subscribe,
+            ),
+            (
+                tagged("/app/a", Some(noisy)),
+                Converge,
+                Decision::Unsubscribe {
+                    unselected: Some("excluded by EXCLUDE_TAGS tag \"noisy\"".into()),
+                },
+            ),
+            (
+                tagged("/app/a", Some(&[])),
+                Subscribe,
+                Decision::Skip {
+                    reason: "carries none of the INCLUDE_TAGS tags (team=platform)".into(),
+                },
+            ),
+            (
+                tagged("/app/a", Some(platform)),
+                Remove,
+                Decision::Unsubscribe { unselected: None },
+            ),
+        ];
+        for (group, goal, expected) in rows {
+            assert_eq!(
+                decide(&group, &selection, goal, None),
+                expected,
+                "{group:?} {goal:?}"
+            );
+        }
+        // Old groups of a recent-groups sweep cost no tag read either.
+        let old = LogGroup {
+            created_ms: Some(1),
+            ..tagged("/app/old", None)
+        };
+        assert_eq!(
+            decide(&old, &selection, Converge, Some(1_000)),
+            Decision::NotChecked
+        );
+    }
+
+    #[test]
+    fn tagging_arn_drops_the_listing_suffix() {
+        let mut group = group("/app/a", None);
+        assert_eq!(group.tagging_arn(), None);
+        group.arn = Some("arn:aws:logs:us-east-1:111111111111:log-group:/app/a:*".into());
+        assert_eq!(
+            group.tagging_arn(),
+            Some("arn:aws:logs:us-east-1:111111111111:log-group:/app/a")
+        );
+        group.arn = Some("arn:aws:logs:us-east-1:111111111111:log-group:/app/a".into());
+        assert_eq!(
+            group.tagging_arn(),
+            Some("arn:aws:logs:us-east-1:111111111111:log-group:/app/a")
+        );
     }
 
     #[test]

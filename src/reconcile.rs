@@ -10,7 +10,7 @@ use crate::filter::{DesiredFilter, FilterSpec, SubscriptionFilter};
 use crate::names::{AccountId, LogGroupName};
 use crate::outcome::{GONE, NO_FREE_SLOT, Outcome};
 use crate::plan::{ExistingFilters, FilterPlan, plan, removal};
-use crate::selection::Selection;
+use crate::selection::{Selection, Tags};
 
 /// Everything a reconcile needs that is the same for every group of an event or a run.
 #[derive(Debug, Clone, Copy)]
@@ -33,37 +33,63 @@ pub struct Reconciler<'a> {
 }
 
 impl Reconciler<'_> {
-    /// Decides what to do with `group`, then does it. `Err` only when the destination cannot be
-    /// used, which is no fault of the group's; everything else is an [`Outcome`].
+    /// Decides what to do with `group`, then does it; reads the group's tags first when the
+    /// decision needs them. `Err` only when the destination cannot be used, which is no fault of
+    /// the group's; everything else is an [`Outcome`].
     pub async fn reconcile(
         &self,
         aws: &impl Aws,
         group: &LogGroup,
     ) -> Result<Outcome, DestinationError> {
-        Ok(
-            match decide(group, self.selection, self.goal, self.created_after_ms) {
-                Decision::Skip { reason } => Outcome::Skipped { reason },
-                Decision::NotChecked => Outcome::NotChecked,
-                Decision::Subscribe => {
-                    let desired = self.desired(aws).await?;
-                    self.writer(&desired, group)
-                        .subscribe(aws, &group.name)
-                        .await
-                }
-                Decision::Unsubscribe { unselected } => {
-                    let desired = self.desired(aws).await?;
-                    let outcome = self
-                        .writer(&desired, group)
-                        .unsubscribe(aws, &group.name)
-                        .await;
-                    match (outcome, unselected) {
-                        // Not selected, and nothing of ours to take off: a plain skip.
-                        (Outcome::Unchanged { .. }, Some(reason)) => Outcome::Skipped { reason },
-                        (outcome, _) => outcome,
-                    }
-                }
+        let decision = decide(group, self.selection, self.goal, self.created_after_ms);
+        if decision != Decision::ReadTags {
+            return self.carry_out(aws, group, decision).await;
+        }
+        let tags = match read_tags(aws, group).await {
+            Ok(tags) => tags,
+            Err(outcome) => return Ok(outcome),
+        };
+        let group = LogGroup {
+            tags: Some(tags),
+            ..group.clone()
+        };
+        let decision = decide(&group, self.selection, self.goal, self.created_after_ms);
+        self.carry_out(aws, &group, decision).await
+    }
+
+    async fn carry_out(
+        &self,
+        aws: &impl Aws,
+        group: &LogGroup,
+        decision: Decision,
+    ) -> Result<Outcome, DestinationError> {
+        Ok(match decision {
+            Decision::Skip { reason } => Outcome::Skipped { reason },
+            Decision::NotChecked => Outcome::NotChecked,
+            // `decide` asks for tags only while they are unknown; they are known here.
+            Decision::ReadTags => Outcome::Failed {
+                error: "its tags are still unknown after reading them".into(),
+                retryable: false,
             },
-        )
+            Decision::Subscribe => {
+                let desired = self.desired(aws).await?;
+                self.writer(&desired, group)
+                    .subscribe(aws, &group.name)
+                    .await
+            }
+            Decision::Unsubscribe { unselected } => {
+                let desired = self.desired(aws).await?;
+                let outcome = self
+                    .writer(&desired, group)
+                    .unsubscribe(aws, &group.name)
+                    .await;
+                match (outcome, unselected) {
+                    // Not selected, and nothing of ours to take off: a plain skip.
+                    (Outcome::Unchanged { .. }, Some(reason)) => Outcome::Skipped { reason },
+                    (outcome, _) => outcome,
+                }
+            }
+        })
     }
 
     async fn desired(&self, aws: &impl Aws) -> Result<DesiredFilter, DestinationError> {
@@ -78,6 +104,21 @@ impl Reconciler<'_> {
             account: group.account.as_ref(),
             dry_run: self.dry_run,
         }
+    }
+}
+
+/// The group's tags (one ListTagsForResource), or the outcome that ends its visit: gone, or failed.
+async fn read_tags(aws: &impl Aws, group: &LogGroup) -> Result<Tags, Outcome> {
+    let Some(arn) = group.tagging_arn() else {
+        return Err(Outcome::Failed {
+            error: "its ARN is not known, so its tags cannot be read".into(),
+            retryable: false,
+        });
+    };
+    match aws.list_tags(arn).await {
+        Ok(tags) => Ok(tags),
+        Err(ApiError::NotFound(_)) => Err(Outcome::skipped(GONE)),
+        Err(e) => Err(failed(format!("reading its tags: {e}"), &e)),
     }
 }
 
@@ -559,5 +600,105 @@ mod tests {
             }
         );
         assert_eq!(aws.calls(), vec!["describe"]);
+    }
+
+    /// A reconciler under `team=platform` tag rules, over the fake's destination.
+    async fn with_tag_rules(aws: &FakeAws, group: &LogGroup, goal: Goal) -> Outcome {
+        use crate::aws::fake::{destination, spec};
+        use crate::selection::TagRules;
+        use crate::settings::DestinationSource;
+        let selection = Selection::everything()
+            .with_tags(TagRules::new(&["team=platform".into()], &[]).expect("valid rule"));
+        let destination = Destination::new(
+            DestinationSource::Arn(destination()),
+            std::time::Duration::ZERO,
+        );
+        Reconciler {
+            filter: &spec(),
+            mode: Replace,
+            selection: &selection,
+            goal,
+            created_after_ms: None,
+            destination: &destination,
+            region: "us-east-1",
+            dry_run: false,
+        }
+        .reconcile(aws, group)
+        .await
+        .expect("the destination is usable")
+    }
+
+    #[tokio::test]
+    async fn tags_are_read_once_by_arn_and_decide() {
+        let aws = FakeAws::with_group(GROUP, vec![], 2);
+        let mut listed = LogGroup::named(group());
+        listed.arn = Some(crate::aws::fake::group_arn(GROUP));
+        assert_eq!(
+            with_tag_rules(&aws, &listed, Goal::Subscribe).await,
+            Outcome::Skipped {
+                reason: "carries none of the INCLUDE_TAGS tags (team=platform)".into()
+            }
+        );
+        assert_eq!(
+            aws.calls(),
+            ["list-tags"],
+            "no describe for an unselected group"
+        );
+        aws.set_tags(GROUP, &[("team", "platform")]);
+        assert!(matches!(
+            with_tag_rules(&aws, &listed, Goal::Subscribe).await,
+            Outcome::Subscribed { .. }
+        ));
+        // Tags already known (a CreateLogGroup event's): not read again.
+        let known = LogGroup {
+            tags: Some([("team".to_owned(), "platform".to_owned())].into()),
+            ..listed.clone()
+        };
+        let before = aws.calls().len();
+        assert!(matches!(
+            with_tag_rules(&aws, &known, Goal::Subscribe).await,
+            Outcome::Unchanged { .. }
+        ));
+        assert!(!aws.calls()[before..].contains(&"list-tags".to_owned()));
+    }
+
+    #[tokio::test]
+    async fn a_failed_tag_read_touches_nothing() {
+        let aws = FakeAws::with_group(GROUP, vec![], 2);
+        let mut listed = LogGroup::named(group());
+        assert!(
+            matches!(
+                with_tag_rules(&aws, &listed, Goal::Converge).await,
+                Outcome::Failed {
+                    retryable: false,
+                    ..
+                }
+            ),
+            "no ARN, no read"
+        );
+        listed.arn = Some(crate::aws::fake::group_arn(GROUP));
+        aws.fail_nth(
+            "list-tags",
+            1,
+            ApiError::RetriesExhausted {
+                attempts: 3,
+                last: "ThrottlingException".into(),
+            },
+        );
+        let outcome = with_tag_rules(&aws, &listed, Goal::Converge).await;
+        let Outcome::Failed { error, retryable } = outcome else {
+            panic!("failed: {outcome:?}")
+        };
+        assert!(retryable, "a sweep tries it again");
+        assert!(error.starts_with("reading its tags"), "{error}");
+        assert_eq!(aws.calls(), ["list-tags"], "nothing described or written");
+        let gone = LogGroup {
+            arn: Some(crate::aws::fake::group_arn("/gone")),
+            ..LogGroup::named(LogGroupName::parse("/gone").expect("valid"))
+        };
+        assert_eq!(
+            with_tag_rules(&aws, &gone, Goal::Converge).await,
+            Outcome::skipped(GONE)
+        );
     }
 }

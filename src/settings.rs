@@ -8,7 +8,7 @@ use thiserror::Error;
 use crate::filter::FilterSpec;
 use crate::names::{DestinationArn, FilterName, RoleArn};
 use crate::plan::ExistingFilters;
-use crate::selection::{Selection, split_globs};
+use crate::selection::{Selection, TagRules, split_globs};
 
 pub const DEFAULT_PARAMETER: &str = "/central-logging/destination-arn";
 pub const DEFAULT_FILTER_NAME: &str = "central-logging";
@@ -35,6 +35,8 @@ pub enum Setting {
     ExistingFilters,
     Include,
     Exclude,
+    IncludeTags,
+    ExcludeTags,
 }
 
 impl Setting {
@@ -50,6 +52,8 @@ impl Setting {
             Self::ExistingFilters => "EXISTING_FILTERS",
             Self::Include => "INCLUDE",
             Self::Exclude => "EXCLUDE",
+            Self::IncludeTags => "INCLUDE_TAGS",
+            Self::ExcludeTags => "EXCLUDE_TAGS",
         })
     }
 
@@ -65,6 +69,8 @@ impl Setting {
             Self::ExistingFilters => "existing-filters",
             Self::Include => "include",
             Self::Exclude => "exclude",
+            Self::IncludeTags => "include-tag",
+            Self::ExcludeTags => "exclude-tag",
         }
     }
 
@@ -106,6 +112,9 @@ pub struct RawSettings {
     pub existing_filters: Option<String>,
     pub include: Vec<String>,
     pub exclude: Vec<String>,
+    /// Tag rules, one per item (`key=value` or `key`).
+    pub include_tags: Vec<String>,
+    pub exclude_tags: Vec<String>,
 }
 
 /// An environment variable's value; blank counts as unset, as CloudFormation passes empty
@@ -133,6 +142,12 @@ impl RawSettings {
                 .map(|v| split_globs(&v))
                 .unwrap_or_default(),
             exclude: get(Setting::Exclude)
+                .map(|v| split_globs(&v))
+                .unwrap_or_default(),
+            include_tags: get(Setting::IncludeTags)
+                .map(|v| split_globs(&v))
+                .unwrap_or_default(),
+            exclude_tags: get(Setting::ExcludeTags)
                 .map(|v| split_globs(&v))
                 .unwrap_or_default(),
         }
@@ -176,8 +191,13 @@ impl RawSettings {
         // Include is compiled alone first so that an error is blamed on the right variable.
         Selection::new(&self.include, &[])
             .map_err(|e| ConfigError::new(Setting::Include, e.to_string()))?;
+        TagRules::new(&self.include_tags, &[])
+            .map_err(|e| ConfigError::new(Setting::IncludeTags, e.to_string()))?;
+        let tags = TagRules::new(&self.include_tags, &self.exclude_tags)
+            .map_err(|e| ConfigError::new(Setting::ExcludeTags, e.to_string()))?;
         let selection = Selection::new(&self.include, &self.exclude)
-            .map_err(|e| ConfigError::new(Setting::Exclude, e.to_string()))?;
+            .map_err(|e| ConfigError::new(Setting::Exclude, e.to_string()))?
+            .with_tags(tags);
         Ok(Settings {
             destination,
             filter: FilterSpec {
@@ -254,8 +274,24 @@ mod tests {
             ("EXISTING_FILTERS", "make-room"),
             ("INCLUDE", "/aws/*"),
             ("EXCLUDE", "/aws/noisy*"),
+            ("INCLUDE_TAGS", "team=platform, audit"),
+            ("EXCLUDE_TAGS", "noisy"),
         ])
         .expect("valid");
+        assert!(s.selection.has_tag_rules());
+        let tags = |pairs: &[(&str, &str)]| {
+            pairs
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+                .collect()
+        };
+        assert!(s.selection.check_tags(&tags(&[("audit", "")])).is_ok());
+        assert!(
+            s.selection
+                .check_tags(&tags(&[("audit", ""), ("noisy", "1")]))
+                .is_err()
+        );
+        assert!(!from(&[]).expect("defaults").selection.has_tag_rules());
         assert_eq!(s.destination, DestinationSource::Parameter("/x/y".into()));
         assert_eq!(s.filter.name.as_str(), "ours");
         assert_eq!(s.filter.pattern, "ERROR");
@@ -274,6 +310,8 @@ mod tests {
             (("DISTRIBUTION", "random"), "DISTRIBUTION"),
             (("INCLUDE", "/a/[x"), "INCLUDE"),
             (("EXCLUDE", "{a"), "EXCLUDE"),
+            (("INCLUDE_TAGS", "=x"), "INCLUDE_TAGS (--include-tag)"),
+            (("EXCLUDE_TAGS", "team=[x"), "EXCLUDE_TAGS (--exclude-tag)"),
             (("ROLE_ARN", "my-role"), "ROLE_ARN"),
             (("FILTER_NAME", "a*b"), "FILTER_NAME"),
             (

@@ -8,6 +8,12 @@ use std::sync::Mutex;
 use super::{ApiError, Aws, LogGroupInfo, LogGroupPage};
 use crate::filter::{DesiredFilter, FilterSpec, SubscriptionFilter};
 use crate::names::{DestinationArn, FilterName, LogGroupName};
+use crate::selection::Tags;
+
+/// The ARN the fake gives a group (DescribeLogGroups' form, with the trailing `:*`).
+pub fn group_arn(name: &str) -> String {
+    format!("arn:aws:logs:us-east-1:111111111111:log-group:{name}:*")
+}
 
 /// The central destination the unit tests subscribe to.
 pub const DEST: &str = "arn:aws:logs:us-east-1:999999999999:destination:central";
@@ -44,6 +50,8 @@ pub struct FakeAws {
     stacks: Mutex<HashMap<String, String>>,
     /// Group name to its creation time, epoch milliseconds; unknown when absent.
     created: Mutex<HashMap<String, u64>>,
+    /// Group name to its tags; none when absent.
+    tags: Mutex<HashMap<String, Tags>>,
 }
 
 impl FakeAws {
@@ -79,6 +87,15 @@ impl FakeAws {
             .lock()
             .expect("not poisoned")
             .insert(group.into(), created_ms);
+    }
+
+    pub fn set_tags(&self, group: &str, tags: &[(&str, &str)]) {
+        self.tags.lock().expect("not poisoned").insert(
+            group.into(),
+            tags.iter()
+                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+                .collect(),
+        );
     }
 
     pub fn set_stack_status(&self, stack_id: &str, status: &str) {
@@ -221,6 +238,31 @@ impl Aws for FakeAws {
         Ok(())
     }
 
+    async fn list_tags(&self, group_arn: &str) -> Result<Tags, ApiError> {
+        self.record("list-tags".into())?;
+        if group_arn.ends_with(":*") {
+            return Err(ApiError::InvalidParameter(
+                "ListTagsForResource takes the ARN without :*".into(),
+            ));
+        }
+        let name = group_arn
+            .split_once(":log-group:")
+            .map(|(_, name)| name)
+            .unwrap_or_default();
+        if !self.groups.lock().expect("not poisoned").contains_key(name) {
+            return Err(ApiError::NotFound(
+                "The specified resource does not exist.".into(),
+            ));
+        }
+        Ok(self
+            .tags
+            .lock()
+            .expect("not poisoned")
+            .get(name)
+            .cloned()
+            .unwrap_or_default())
+    }
+
     async fn describe_log_groups(
         &self,
         prefix: Option<&str>,
@@ -242,7 +284,7 @@ impl Aws for FakeAws {
             .map(|name| LogGroupInfo {
                 name: (*name).clone(),
                 class: None,
-                arn: None,
+                arn: Some(group_arn(name)),
                 created_ms: created.get(*name).copied(),
             })
             .collect();

@@ -17,6 +17,7 @@ use thiserror::Error;
 
 use crate::filter::SubscriptionFilter;
 use crate::names::LogGroupName;
+use crate::selection::Tags;
 
 /// What went wrong with one call, after transient errors were retried (see PRODUCT.md's error table).
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
@@ -112,6 +113,9 @@ pub trait Aws: Send + Sync {
     /// The status of a CloudFormation stack (`DescribeStacks`), such as `DELETE_IN_PROGRESS`.
     fn stack_status(&self, stack_id: &str)
     -> impl Future<Output = Result<String, ApiError>> + Send;
+
+    /// A log group's tags (ListTagsForResource), by its ARN without the trailing `:*`.
+    fn list_tags(&self, group_arn: &str) -> impl Future<Output = Result<Tags, ApiError>> + Send;
 
     /// One page of DescribeLogGroups, optionally narrowed to names starting with `prefix`.
     fn describe_log_groups(

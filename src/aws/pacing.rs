@@ -1,7 +1,7 @@
 //! Pacing under CloudWatch Logs' per-account quotas: a token bucket per API, so a long run stays
 //! under the ceiling instead of bouncing off it. PutSubscriptionFilter, DeleteSubscriptionFilter and
-//! DescribeSubscriptionFilters allow 5 requests/s each (not adjustable), DescribeLogGroups 10/s.
-//! Every attempt takes a token, retries included.
+//! DescribeSubscriptionFilters allow 5 requests/s each (not adjustable), DescribeLogGroups 10/s,
+//! ListTagsForResource 5/s of its own. Every attempt takes a token, retries included.
 
 use std::num::NonZeroU32;
 use std::time::Duration;
@@ -20,6 +20,7 @@ pub enum Api {
     PutSubscriptionFilter,
     DeleteSubscriptionFilter,
     DescribeLogGroups,
+    ListTagsForResource,
 }
 
 /// One token bucket per API.
@@ -29,17 +30,20 @@ pub struct Pacing {
     put: DefaultDirectRateLimiter,
     delete: DefaultDirectRateLimiter,
     describe_groups: DefaultDirectRateLimiter,
+    list_tags: DefaultDirectRateLimiter,
 }
 
 impl Pacing {
-    /// Each subscription filter API at `rate` requests/s; DescribeLogGroups at twice that, at most
-    /// its own quota. A `rate` below AWS's 5/s leaves headroom for other tools in the account.
+    /// Each subscription filter API, and ListTagsForResource, at `rate` requests/s;
+    /// DescribeLogGroups at twice that, at most its own quota. A `rate` below AWS's 5/s leaves
+    /// headroom for other tools in the account.
     pub fn new(rate: f64) -> Self {
         Self {
             describe_filters: bucket(rate),
             put: bucket(rate),
             delete: bucket(rate),
             describe_groups: bucket((rate * 2.0).min(DESCRIBE_LOG_GROUPS_QUOTA.max(rate))),
+            list_tags: bucket(rate),
         }
     }
 
@@ -50,6 +54,7 @@ impl Pacing {
             Api::PutSubscriptionFilter => &self.put,
             Api::DeleteSubscriptionFilter => &self.delete,
             Api::DescribeLogGroups => &self.describe_groups,
+            Api::ListTagsForResource => &self.list_tags,
         };
         bucket.until_ready().await;
     }

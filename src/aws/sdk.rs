@@ -22,6 +22,7 @@ use super::retry::RetryPolicy;
 use super::{ApiError, Aws, LogGroupInfo, LogGroupPage};
 use crate::filter::SubscriptionFilter;
 use crate::names::LogGroupName;
+use crate::selection::Tags;
 
 /// Counters of what the adapter did, for logs, metrics and benchmarks.
 #[derive(Debug, Default)]
@@ -261,6 +262,21 @@ impl Aws for SdkAws {
             .and_then(|p| p.value())
             .map(str::to_owned)
             .ok_or_else(|| ApiError::ParameterNotFound(format!("{name} has no value")))
+    }
+
+    async fn list_tags(&self, group_arn: &str) -> Result<Tags, ApiError> {
+        let output = self
+            .retrying(Some(Api::ListTagsForResource), || {
+                self.logs
+                    .list_tags_for_resource()
+                    .resource_arn(group_arn)
+                    .send()
+            })
+            .await?;
+        Ok(output
+            .tags()
+            .map(|tags| tags.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
+            .unwrap_or_default())
     }
 
     async fn describe_log_groups(

@@ -8,6 +8,7 @@ use serde_json::Value;
 
 use crate::decision::LogGroup;
 use crate::names::{Arn, FunctionArn, LogGroupName};
+use crate::selection::Tags;
 use crate::sweep::request::SweepRequest;
 use crate::sweep::response_url::Endpoints;
 use crate::sweep::stack::CustomResourceRequest;
@@ -78,6 +79,10 @@ pub enum Invocation {
     /// or `DeleteSubscriptionFilter`): the group is reconciled again, so a central filter deleted or
     /// re-pointed by hand is back within seconds.
     FiltersChanged(LogGroup),
+    /// Someone changed a group's tags (a successful `TagResource`, `UntagResource`, `TagLogGroup`
+    /// or `UntagLogGroup`): with tag rules set, the group is converged again, its tags read from
+    /// AWS (the event's word is not taken for them).
+    TagsChanged(LogGroup),
     /// Sweep the account: the schedule, or a sweep continuing where the last invocation stopped.
     Sweep(SweepRequest),
     /// CloudFormation's request for the stack's custom resource.
@@ -139,6 +144,7 @@ impl Invocation {
             (_, Some("AWS API Call via CloudTrail")) => match read_api_call(payload, me) {
                 Ok((ApiCall::CreateLogGroup, group)) => Self::Created(group),
                 Ok((ApiCall::FilterChange, group)) => Self::FiltersChanged(group),
+                Ok((ApiCall::TagChange, group)) => Self::TagsChanged(group),
                 Err(reason) => not_ours(reason),
             },
             (_, Some(other)) => not_ours(format!(
@@ -155,6 +161,8 @@ enum ApiCall {
     CreateLogGroup,
     /// `PutSubscriptionFilter` or `DeleteSubscriptionFilter`.
     FilterChange,
+    /// `TagResource`, `UntagResource`, `TagLogGroup` or `UntagLogGroup`.
+    TagChange,
 }
 
 /// Reads an EventBridge "AWS API Call via CloudTrail" event: `Ok` for a successful call the
@@ -174,9 +182,13 @@ fn read_api_call(event: &Value, me: &Deployment) -> Result<(ApiCall, LogGroup), 
             Some("logs.amazonaws.com"),
             Some("PutSubscriptionFilter" | "DeleteSubscriptionFilter"),
         ) => ApiCall::FilterChange,
+        (
+            Some("logs.amazonaws.com"),
+            Some("TagResource" | "UntagResource" | "TagLogGroup" | "UntagLogGroup"),
+        ) => ApiCall::TagChange,
         _ => {
             return Err(format!(
-                "not a CreateLogGroup or subscription filter call (eventSource {}, eventName {})",
+                "not a CreateLogGroup, subscription filter or tag call (eventSource {}, eventName {})",
                 source.as_deref().unwrap_or("missing"),
                 name.as_deref().unwrap_or("missing")
             ));
@@ -220,14 +232,30 @@ fn read_api_call(event: &Value, me: &Deployment) -> Result<(ApiCall, LogGroup), 
     let Some(params) = detail.get("requestParameters").and_then(Value::as_object) else {
         return Err("malformed event: no requestParameters".into());
     };
-    let Some(group) = params.get("logGroupName").and_then(Value::as_str) else {
-        return Err("malformed event: no requestParameters.logGroupName string".into());
+    let name = match params.get("resourceArn") {
+        Some(arn) if call == ApiCall::TagChange => tagged_group(&as_text(arn), function)?,
+        _ => {
+            let Some(group) = params.get("logGroupName").and_then(Value::as_str) else {
+                return Err("malformed event: no requestParameters.logGroupName string".into());
+            };
+            LogGroupName::parse(group).map_err(|e| format!("malformed event: {e}"))?
+        }
     };
-    let name = LogGroupName::parse(group).map_err(|e| format!("malformed event: {e}"))?;
     let class = params
         .get("logGroupClass")
         .filter(|class| !class.is_null())
         .map(as_text);
+    // A new group's tags as created; a tag change's event is only a cue to read them.
+    let tags = match call {
+        ApiCall::CreateLogGroup => params.get("tags").map(read_tags).transpose()?,
+        ApiCall::FilterChange | ApiCall::TagChange => None,
+    };
+    let arn = format!(
+        "arn:{}:logs:{}:{}:log-group:{name}",
+        function.partition(),
+        function.region(),
+        function.account()
+    );
     Ok((
         call,
         LogGroup {
@@ -235,8 +263,54 @@ fn read_api_call(event: &Value, me: &Deployment) -> Result<(ApiCall, LogGroup), 
             class,
             account: Some(function.account().clone()),
             created_ms: None,
+            arn: Some(arn),
+            tags,
         },
     ))
+}
+
+/// The log group a `TagResource` / `UntagResource` call names by ARN
+/// (`arn:PARTITION:logs:REGION:ACCOUNT:log-group:NAME`, with or without `:*`), when it is one
+/// of this function's account and Region; the reason to skip it otherwise (other resources,
+/// such as destinations, are tagged with the same calls).
+fn tagged_group(arn: &str, function: &FunctionArn) -> Result<LogGroupName, String> {
+    let parsed = Arn::parse(arn).map_err(|e| format!("malformed event: {e}"))?;
+    let Some(name) = parsed
+        .resource
+        .strip_prefix("log-group:")
+        .filter(|_| parsed.service == "logs")
+    else {
+        return Err(format!(
+            "the tags changed on {arn}, which is not a log group"
+        ));
+    };
+    if parsed.account != function.account().as_str() || parsed.region != function.region() {
+        return Err(format!(
+            "the tags changed on {arn}, outside this function's account and Region"
+        ));
+    }
+    let name = name.strip_suffix(":*").unwrap_or(name);
+    LogGroupName::parse(name).map_err(|e| format!("malformed event: {e}"))
+}
+
+/// CreateLogGroup's `tags`: an object of strings.
+fn read_tags(value: &Value) -> Result<Tags, String> {
+    let Some(object) = value.as_object() else {
+        return Err(format!(
+            "malformed event: requestParameters.tags is {}, not an object",
+            kind(value)
+        ));
+    };
+    object
+        .iter()
+        .map(|(key, value)| match value.as_str() {
+            Some(text) => Ok((key.clone(), text.to_owned())),
+            None => Err(format!(
+                "malformed event: the value of tag {key:?} is {}, not a string",
+                kind(value)
+            )),
+        })
+        .collect()
 }
 
 /// A JSON value as text: a string as it is, anything else as JSON.
@@ -318,6 +392,106 @@ mod tests {
     fn the_fixture_is_a_create_log_group() {
         let got = created(&event()).expect("acted on");
         assert_eq!(got.name.as_str(), "/aws/lambda/orders-api");
+    }
+
+    fn fixture(text: &str) -> Value {
+        serde_json::from_str(text).expect("fixture is JSON")
+    }
+
+    #[test]
+    fn a_new_group_carries_its_arn_and_the_tags_it_was_created_with() {
+        let got = created(&event()).expect("acted on");
+        assert_eq!(
+            got.tagging_arn(),
+            Some("arn:aws:logs:us-east-1:111111111111:log-group:/aws/lambda/orders-api")
+        );
+        assert_eq!(got.tags, None, "no tags in the event: unknown, to be read");
+        let got = created(&fixture(include_str!(
+            "../../events/create-log-group-with-tags.json"
+        )))
+        .expect("acted on");
+        let tags: Vec<(&str, &str)> = got
+            .tags
+            .as_ref()
+            .expect("tags from the event")
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
+        assert_eq!(tags, [("data-class", "audit"), ("team", "platform")]);
+        let empty = with(event(), "/detail/requestParameters/tags", json!({}));
+        assert_eq!(created(&empty).expect("acted on").tags, Some(Tags::new()));
+        let bad = with(
+            event(),
+            "/detail/requestParameters/tags",
+            json!({"team": 1}),
+        );
+        let reason = created(&bad).expect_err("not strings");
+        assert!(reason.contains("tag \"team\""), "{reason}");
+    }
+
+    #[test]
+    fn tag_changes_name_the_group_by_arn_or_name() {
+        for text in [
+            include_str!("../../events/tag-resource.json"),
+            include_str!("../../events/untag-resource.json"),
+            include_str!("../../events/tag-log-group.json"),
+            include_str!("../../events/untag-log-group.json"),
+        ] {
+            let event = fixture(text);
+            let Invocation::TagsChanged(group) = Invocation::parse(&event, &function()) else {
+                panic!("a tag change: {event}")
+            };
+            assert_eq!(group.name.as_str(), "/aws/lambda/orders-api");
+            assert_eq!(group.tags, None, "the event's tags are not taken");
+        }
+        let tag = fixture(include_str!("../../events/tag-resource.json"));
+        let arn = "/detail/requestParameters/resourceArn";
+        let skips = [
+            (
+                with(
+                    tag.clone(),
+                    arn,
+                    json!("arn:aws:logs:us-east-1:111111111111:destination:central"),
+                ),
+                "not a log group",
+            ),
+            (
+                with(
+                    tag.clone(),
+                    arn,
+                    json!("arn:aws:logs:us-east-1:222222222222:log-group:/x"),
+                ),
+                "outside this function's account and Region",
+            ),
+            (
+                with(
+                    tag.clone(),
+                    arn,
+                    json!("arn:aws:logs:eu-west-1:111111111111:log-group:/x"),
+                ),
+                "outside this function's account and Region",
+            ),
+            (with(tag.clone(), arn, json!("log-group:/x")), "not an ARN"),
+            (
+                with(tag.clone(), "/detail/errorCode", json!("AccessDenied")),
+                "failed",
+            ),
+        ];
+        for (event, why) in skips {
+            match Invocation::parse(&event, &function()) {
+                Invocation::NotOurs { reason, .. } => assert!(reason.contains(why), "{reason}"),
+                other => panic!("{why}: {other:?}"),
+            }
+        }
+        let suffixed = with(
+            tag,
+            arn,
+            json!("arn:aws:logs:us-east-1:111111111111:log-group:/aws/lambda/orders-api:*"),
+        );
+        assert!(matches!(
+            Invocation::parse(&suffixed, &function()),
+            Invocation::TagsChanged(_)
+        ));
     }
 
     #[test]

@@ -174,7 +174,8 @@ impl<A: Aws + 'static> Function<A> {
             answer_by: before_deadline(deadline_ms, Duration::from_secs(2)),
         };
         match Invocation::parse(payload, &me) {
-            Invocation::Created(group) => self.reconcile(&group, function).await,
+            Invocation::Created(group) => self.reconcile(&group, Goal::Subscribe, function).await,
+            Invocation::TagsChanged(group) => self.retag(&group, function).await,
             Invocation::FiltersChanged(group) => self.repair(&group, function).await,
             Invocation::Sweep(request) => {
                 Ok(Answer::Sweep(Box::pin(sweeper.sweep(&request)).await?))
@@ -219,7 +220,7 @@ impl<A: Aws + 'static> Function<A> {
             response.repairs_stopped = true;
             return Ok(Answer::Group(response));
         }
-        let answer = self.reconcile(group, function).await?;
+        let answer = self.reconcile(group, Goal::Subscribe, function).await?;
         if answer
             .group()
             .is_some_and(|r| r.outcome == OutcomeLabel::Subscribed)
@@ -229,17 +230,39 @@ impl<A: Aws + 'static> Function<A> {
         Ok(answer)
     }
 
-    /// A new log group, or one whose filters changed: subscribed when the selection takes it.
+    /// A group whose tags changed: converged under the tag rules (subscribed if it entered the
+    /// selection, our filter taken off if it left), its tags read from AWS. Without tag rules,
+    /// tags do not matter, and nothing is called.
+    async fn retag(
+        &self,
+        group: &LogGroup,
+        function: &FunctionArn,
+    ) -> Result<Answer, FunctionError> {
+        if !self.settings.selection.has_tag_rules() {
+            let reason = "its tags changed, and no tag rule (INCLUDE_TAGS, EXCLUDE_TAGS) is set";
+            info!(log_group = %group.name, outcome = "skipped", reason, "event skipped");
+            return Ok(Answer::Group(Response::skipped(
+                Some(group.name.to_string()),
+                reason.into(),
+            )));
+        }
+        self.reconcile(group, Goal::Converge, function).await
+    }
+
+    /// One group, reconciled towards `goal`: a new log group, or one whose filters changed, is
+    /// subscribed when the selection takes it (`Subscribe`); one whose tags changed also loses our
+    /// filter when it left the selection (`Converge`).
     async fn reconcile(
         &self,
         group: &LogGroup,
+        goal: Goal,
         function: &FunctionArn,
     ) -> Result<Answer, FunctionError> {
         let reconciler = Reconciler {
             filter: &self.settings.filter,
             mode: self.settings.existing_filters,
             selection: &self.settings.selection,
-            goal: Goal::Subscribe,
+            goal,
             created_after_ms: None,
             destination: &self.destination,
             region: function.region(),
@@ -257,7 +280,7 @@ impl<A: Aws + 'static> Function<A> {
         let removed = outcome.removed().to_vec();
         match outcome {
             Outcome::Failed { error, retryable } => {
-                warn!(log_group = %name, outcome = %label, error = %error, "could not subscribe");
+                warn!(log_group = %name, outcome = %label, error = %error, "could not reconcile");
                 Err(FunctionError::Failed {
                     group: name.to_string(),
                     message: error,

@@ -141,6 +141,50 @@ impl Account {
             .expect("create log group");
     }
 
+    /// Creates a group with tags, as `CreateLogGroup`'s `tags` parameter sets them.
+    pub async fn create_tagged_group(&self, name: &str, tags: &[(&str, &str)]) {
+        self.logs
+            .create_log_group()
+            .log_group_name(name)
+            .set_tags(Some(
+                tags.iter()
+                    .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+                    .collect(),
+            ))
+            .send()
+            .await
+            .expect("create a tagged log group");
+    }
+
+    /// The group's ARN as TagResource takes it (no trailing `:*`).
+    pub fn group_arn(&self, group: &str) -> String {
+        format!("arn:aws:logs:{REGION}:{}:log-group:{group}", self.id)
+    }
+
+    pub async fn tag(&self, group: &str, tags: &[(&str, &str)]) {
+        self.logs
+            .tag_resource()
+            .resource_arn(self.group_arn(group))
+            .set_tags(Some(
+                tags.iter()
+                    .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+                    .collect(),
+            ))
+            .send()
+            .await
+            .expect("tag a log group");
+    }
+
+    pub async fn untag(&self, group: &str, keys: &[&str]) {
+        self.logs
+            .untag_resource()
+            .resource_arn(self.group_arn(group))
+            .set_tag_keys(Some(keys.iter().map(|k| (*k).to_owned()).collect()))
+            .send()
+            .await
+            .expect("untag a log group");
+    }
+
     pub async fn put_filter(&self, group: &str, name: &str, destination: &str) {
         self.logs
             .put_subscription_filter()

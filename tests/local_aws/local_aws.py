@@ -18,6 +18,8 @@ Added around moto, as WSGI middleware:
 - the account is chosen by the access key: `LOCAL<12 digits>` acts as that account, so every test
   isolates itself in a fresh account and the binaries under test need no special header;
 - per-account call counters, `GET /_fixture/calls?account=ID`;
+- ListTagsForResource refusing an ARN with DescribeLogGroups' trailing `:*`, and not finding a
+  group that does not exist, as AWS does;
 - AWS's per-account quotas (token buckets per API, answering ThrottlingException "Rate exceeded") and
   injected ServiceUnavailable / OperationAborted faults, `POST /_fixture/behaviour`;
 - organizations for aws:PrincipalOrgID, `POST /_fixture/organizations`;
@@ -62,6 +64,7 @@ AWS_QUOTAS = {
     "DeleteSubscriptionFilter": 5,
     "DescribeSubscriptionFilters": 5,
     "DescribeLogGroups": 10,
+    "ListTagsForResource": 5,
 }
 
 
@@ -220,6 +223,23 @@ def patch_moto():
         return ""
 
     responses.LogsResponse.put_subscription_filter = response_put
+
+    # ListTagsForResource as AWS answers it for log groups: the ARN DescribeLogGroups shows, with
+    # its trailing ":*", is rejected, and a group that does not exist is not found (moto answers
+    # an empty tag set for both).
+    original_list_tags = models.LogsBackend.list_tags_for_resource
+
+    def list_tags(self, resource_arn):
+        if resource_arn.endswith(":*"):
+            raise InvalidParameterException(f"Invalid resource ARN {resource_arn}: remove the trailing :*")
+        marker = ":log-group:"
+        if marker in resource_arn:
+            name = resource_arn.split(marker, 1)[1]
+            if name not in self.groups:
+                raise ResourceNotFoundException(f"The specified log group does not exist: {name}")
+        return original_list_tags(self, resource_arn)
+
+    models.LogsBackend.list_tags_for_resource = list_tags
 
     # EventBridge's TestEventPattern is a stub in moto 5.2.1 (an empty answer); answer it with the
     # matcher moto itself uses to deliver events to rules.

@@ -138,6 +138,12 @@ def rule_pattern():
         ("delete-subscription-filter-failed.json", False),
         # The rule delivers the function's own change; the function skips it with no AWS call.
         ("put-subscription-filter-by-the-function.json", True),
+        # Tag changes: the group is converged again under the tag rules.
+        ("create-log-group-with-tags.json", True),
+        ("tag-resource.json", True),
+        ("untag-resource.json", True),
+        ("tag-log-group.json", True),
+        ("untag-log-group.json", True),
     ],
 )
 def test_rule_pattern_against_each_fixture(local_events, fixture, matches):
@@ -158,11 +164,23 @@ def test_every_fixture_is_covered():
         "put-subscription-filter.json",
         "delete-subscription-filter-failed.json",
         "put-subscription-filter-by-the-function.json",
+        "create-log-group-with-tags.json",
+        "tag-resource.json",
+        "untag-resource.json",
+        "tag-log-group.json",
+        "untag-log-group.json",
     }
 
 
 @pytest.mark.parametrize(
-    "fixture", ["create-log-group.json", "delete-subscription-filter.json", "put-subscription-filter.json"]
+    "fixture",
+    [
+        "create-log-group.json",
+        "delete-subscription-filter.json",
+        "put-subscription-filter.json",
+        "tag-resource.json",
+        "untag-log-group.json",
+    ],
 )
 def test_a_failed_call_never_matches_whatever_its_code(local_events, fixture):
     with open(os.path.join(ROOT, "events", fixture)) as f:
@@ -257,6 +275,7 @@ def test_function_role_is_exactly_what_it_needs(expanded):
         "logs:DescribeSubscriptionFilters",
         "logs:PutSubscriptionFilter",
         "logs:DeleteSubscriptionFilter",
+        "logs:ListTagsForResource",
         "ssm:GetParameter",
         "sqs:SendMessage",
         "iam:PassRole",
@@ -265,7 +284,12 @@ def test_function_role_is_exactly_what_it_needs(expanded):
     assert granted["cloudformation:DescribeStacks"] == [({"Ref": "AWS::StackId"}, [])], "its own stack only"
     this_accounts_groups = {"Fn::Sub": "arn:${AWS::Partition}:logs:${AWS::Region}:${AWS::AccountId}:log-group:*"}
     assert granted["lambda:InvokeFunction"] == [({"Fn::GetAtt": [role_name.replace("Role", ""), "Arn"]}, [])], "itself only"
-    for action in ("logs:DescribeLogGroups", "logs:DescribeSubscriptionFilters", "logs:DeleteSubscriptionFilter"):
+    for action in (
+        "logs:DescribeLogGroups",
+        "logs:DescribeSubscriptionFilters",
+        "logs:DeleteSubscriptionFilter",
+        "logs:ListTagsForResource",
+    ):
         assert granted[action] == [(this_accounts_groups, [])], action
     put = granted["logs:PutSubscriptionFilter"]
     assert (this_accounts_groups, []) in put and len(put) == 2
@@ -301,6 +325,8 @@ def test_rule_and_invoke_settings(expanded):
     assert variables["LOG_LEVEL"] == {"Ref": "LogLevel"}
     assert variables["STACK_ID"] == {"Ref": "AWS::StackId"}
     assert variables["FUNCTION_ROLE_NAME"] == {"Ref": "FunctionRole"}
+    assert variables["INCLUDE_TAGS"] == {"Ref": "IncludeTags"}
+    assert variables["EXCLUDE_TAGS"] == {"Ref": "ExcludeTags"}
     # Sweeps continue by invoking the function itself, guarded by the function's own bound.
     assert function["Properties"]["RecursiveLoop"] == "Allow"
     alarms = [r["Properties"] for r in template["Resources"].values() if r["Type"] == "AWS::CloudWatch::Alarm"]
@@ -332,7 +358,16 @@ def test_convergence_resources():
     sweep = template["Resources"]["Sweep"]
     assert sweep["Type"] == "Custom::AutoSubscribeSweep"
     properties = sweep["Properties"]
-    for name in ["DestinationArnParameter", "DestinationArn", "FilterName", "FilterPattern", "Include", "Exclude"]:
+    for name in [
+        "DestinationArnParameter",
+        "DestinationArn",
+        "FilterName",
+        "FilterPattern",
+        "Include",
+        "Exclude",
+        "IncludeTags",
+        "ExcludeTags",
+    ]:
         assert name in properties, name
     assert properties["RemoveOnDelete"] == {"Ref": "RemoveFiltersOnDelete"}
     # The removal on delete answers within this (the function reads it from the request).

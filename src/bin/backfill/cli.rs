@@ -65,6 +65,14 @@ pub struct Args {
     /// Glob of names to leave alone (repeatable or comma-separated).
     #[arg(long = Setting::Exclude.long(), env = Setting::Exclude.env(), value_delimiter = ',')]
     pub exclude: Vec<String>,
+    /// Tag a group must carry to be selected, `key=value` (the value a glob) or `key` for any
+    /// value (repeatable or comma-separated; one of them is enough). Costs one
+    /// ListTagsForResource per group whose name is selected.
+    #[arg(long = Setting::IncludeTags.long(), env = Setting::IncludeTags.env(), value_delimiter = ',', value_name = "KEY[=VALUE]")]
+    pub include_tag: Vec<String>,
+    /// Tag that leaves a group alone, `key=value` or `key` (repeatable or comma-separated).
+    #[arg(long = Setting::ExcludeTags.long(), env = Setting::ExcludeTags.env(), value_delimiter = ',', value_name = "KEY[=VALUE]")]
+    pub exclude_tag: Vec<String>,
     /// Take this tool's filter (--filter-name, pointing at the destination) off the selected groups
     /// instead of subscribing them; no other filter is touched.
     #[arg(long, conflicts_with = "save_parameter")]
@@ -117,6 +125,8 @@ impl Args {
             existing_filters: blank_is_none(&self.existing_filters),
             include: globs(&self.include),
             exclude: globs(&self.exclude),
+            include_tags: globs(&self.include_tag),
+            exclude_tags: globs(&self.exclude_tag),
         }
     }
 }
