@@ -17,12 +17,16 @@ test: setup template-setup
 	SAM_CLI_TELEMETRY=0 $(PYTHON) -m pytest -q tests/template
 
 ## The benchmarks: the function (binary size, cold start, peak memory, API calls and time per
-## event), then backfill on 1,000 groups under AWS's quotas beside seed 003's script.
+## event), backfill on 1,000 groups under AWS's quotas beside seed 003's script, a recent-groups
+## sweep beside a full sweep on 10,000 groups (about 40 minutes: the full sweep's floor is
+## 2,000 s), and a sweep with and without tag rules on 500 groups.
 bench: setup
 	cargo build --release --bins
 	cargo build --example bench
 	AUTO_SUBSCRIBE_BIN=target/release/auto-subscribe target/debug/examples/bench
 	$(PYTHON) bench/backfill_bench.py 1000
+	$(PYTHON) bench/tag_sweep_bench.py 500
+	$(PYTHON) bench/recent_sweep_bench.py 10000 20
 
 ## The template tools, and the arm64 target that sam build cross-compiles to.
 template-setup:

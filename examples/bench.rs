@@ -2,6 +2,7 @@
 //!
 //! - the stripped release binary's size;
 //! - cold start: process start to its first Runtime API poll (clients built, settings checked);
+//!   with `BASELINE_BIN` set to another build, both are started in turn, side by side;
 //! - peak RSS after handling every event;
 //! - AWS API calls per new log group;
 //! - time per event, from handing the event out to receiving the answer, its two calls to the local
@@ -33,20 +34,14 @@ async fn main() {
         .put_parameter("/central-logging/destination-arn", &central.destination_arn)
         .await;
 
-    // Cold start: process start to first poll.
-    let mut cold = Vec::new();
+    // Cold start: process start to first poll; the baseline's starts interleaved with ours.
+    let baseline = std::env::var_os("BASELINE_BIN").map(std::path::PathBuf::from);
+    let (mut cold, mut baseline_cold) = (Vec::new(), Vec::new());
     for _ in 0..COLD_STARTS {
-        let function = FunctionProcess::start(&sender, &[]);
-        let deadline = Instant::now() + Duration::from_secs(10);
-        let polled = loop {
-            if let Some(at) = *function.runtime.first_poll.lock().expect("not poisoned") {
-                break at;
-            }
-            assert!(Instant::now() < deadline, "the function never polled");
-            std::thread::sleep(Duration::from_micros(200));
-        };
-        cold.push(polled.duration_since(function.started));
-        function.stop();
+        cold.push(cold_start(&binary, &sender));
+        if let Some(baseline) = &baseline {
+            baseline_cold.push(cold_start(baseline, &sender));
+        }
     }
 
     // Events: one new group each.
@@ -81,6 +76,18 @@ async fn main() {
         ms(cold_med),
         ms(p90(&mut cold))
     );
+    if let Some(baseline) = &baseline {
+        let size = std::fs::metadata(baseline).map(|m| m.len()).unwrap_or(0);
+        let base_med = median(&mut baseline_cold);
+        println!(
+            "baseline {} ({:.1} MB), interleaved: median {:.1} ms, p90 {:.1} ms; this build / baseline: {:.2}",
+            baseline.display(),
+            size as f64 / 1e6,
+            ms(base_med),
+            ms(p90(&mut baseline_cold)),
+            cold_med.as_secs_f64() / base_med.as_secs_f64()
+        );
+    }
     println!(
         "peak RSS after {GROUPS} events: {:.1} MB",
         peak_rss_kb as f64 / 1024.0
@@ -96,6 +103,22 @@ async fn main() {
         ms(handling_med),
         ms(p90(&mut handling)),
     );
+}
+
+/// Starts `binary` as the function and returns the time from its start to its first poll.
+fn cold_start(binary: &std::path::Path, sender: &Account) -> Duration {
+    let function = FunctionProcess::start_binary(binary, sender, &[]);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let polled = loop {
+        if let Some(at) = *function.runtime.first_poll.lock().expect("not poisoned") {
+            break at;
+        }
+        assert!(Instant::now() < deadline, "the function never polled");
+        std::thread::sleep(Duration::from_micros(200));
+    };
+    let took = polled.duration_since(function.started);
+    function.stop();
+    took
 }
 
 fn peak_rss_kb(pid: u32) -> Option<u64> {

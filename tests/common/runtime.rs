@@ -294,8 +294,17 @@ pub struct FunctionProcess {
 impl FunctionProcess {
     /// Starts the function as `account` with extra environment (settings) on top of what Lambda sets.
     pub fn start(account: &super::Account, settings: &[(&str, &str)]) -> Self {
+        Self::start_binary(&function_binary(), account, settings)
+    }
+
+    /// [`Self::start`] with another build of the function (the benchmark's baseline).
+    pub fn start_binary(
+        binary: &std::path::Path,
+        account: &super::Account,
+        settings: &[(&str, &str)],
+    ) -> Self {
         let runtime = RuntimeApi::start(&account.id);
-        let mut command = Command::new(function_binary());
+        let mut command = Command::new(binary);
         command
             .env_clear()
             .env("PATH", std::env::var("PATH").unwrap_or_default())
