@@ -259,3 +259,53 @@ async fn missing_parameter() {
         .expect_err("missing");
     assert!(matches!(err, ApiError::ParameterNotFound(_)), "{err:?}");
 }
+
+#[tokio::test]
+async fn list_tags_maps_the_tags_and_retries_throttling() {
+    use aws_sdk_cloudwatchlogs::operation::list_tags_for_resource::ListTagsForResourceOutput;
+    const ARN: &str = "arn:aws:logs:us-east-1:111111111111:log-group:/aws/lambda/orders";
+    let rule = mock!(Logs::list_tags_for_resource)
+        .match_requests(|input| input.resource_arn() == Some(ARN))
+        .sequence()
+        .http_status(400, error_body("ThrottlingException", "Rate exceeded"))
+        .output(|| {
+            ListTagsForResourceOutput::builder()
+                .tags("team", "platform")
+                .tags("data-class", "audit")
+                .build()
+        })
+        .build();
+    let aws = adapter(&[&rule], &[]);
+    let tags = aws.list_tags(ARN).await.expect("tags after one retry");
+    assert_eq!(
+        tags.into_iter().collect::<Vec<_>>(),
+        [
+            ("data-class".to_owned(), "audit".to_owned()),
+            ("team".to_owned(), "platform".to_owned())
+        ]
+    );
+    assert_eq!(rule.num_calls(), 2);
+
+    let untagged = mock!(Logs::list_tags_for_resource)
+        .then_output(|| ListTagsForResourceOutput::builder().build());
+    let aws = adapter(&[&untagged], &[]);
+    assert!(aws.list_tags(ARN).await.expect("no tags").is_empty());
+
+    let gone = mock!(Logs::list_tags_for_resource).then_http_response(|| {
+        aws_smithy_runtime_api::http::Response::new(
+            aws_smithy_runtime_api::http::StatusCode::try_from(400).expect("valid status"),
+            aws_smithy_types::body::SdkBody::from(
+                error_body(
+                    "ResourceNotFoundException",
+                    "The specified log group does not exist.",
+                )
+                .unwrap_or_default(),
+            ),
+        )
+    });
+    let aws = adapter(&[&gone], &[]);
+    assert!(matches!(
+        aws.list_tags(ARN).await,
+        Err(ApiError::NotFound(_))
+    ));
+}
