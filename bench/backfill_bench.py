@@ -123,13 +123,18 @@ def run(command, env):
     return seconds, peak_kb[0] / 1024, proc.returncode, out, err
 
 
-def end_state(account, groups, destination):
-    """Groups whose filters point at the destination exactly once."""
+def subscribed(account, names, destination):
+    """How many of the named groups have exactly one filter pointing at the destination."""
     ok = 0
-    for i in range(groups):
-        filters = account.logs.describe_subscription_filters(logGroupName=f"/bench/app-{i:05d}")["subscriptionFilters"]
+    for name in names:
+        filters = account.logs.describe_subscription_filters(logGroupName=name)["subscriptionFilters"]
         ok += sum(1 for f in filters if f["destinationArn"] == destination) == 1
     return ok
+
+
+def end_state(account, groups, destination):
+    """Groups whose filters point at the destination exactly once."""
+    return subscribed(account, (f"/bench/app-{i:05d}" for i in range(groups)), destination)
 
 
 def main():

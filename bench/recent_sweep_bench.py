@@ -59,17 +59,14 @@ def sweep(account, destination, extra):
         "list": delta(after, before, "DescribeLogGroups"),
         "describe": delta(after, before, "DescribeSubscriptionFilters"),
         "put": delta(after, before, "PutSubscriptionFilter"),
+        "tags": delta(after, before, "ListTagsForResource"),
         "throttled": sum(throttled_after.values()) - sum(throttled_before.values()),
         "summary": summary,
     }
 
 
 def lost_subscribed(account, lost, destination):
-    ok = 0
-    for i in range(lost):
-        filters = account.logs.describe_subscription_filters(logGroupName=f"/bench/lost-{i:02d}")["subscriptionFilters"]
-        ok += sum(1 for f in filters if f["destinationArn"] == destination) == 1
-    return ok
+    return common.subscribed(account, (f"/bench/lost-{i:02d}" for i in range(lost)), destination)
 
 
 def main():

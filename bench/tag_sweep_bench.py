@@ -24,7 +24,7 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 import backfill_bench as common  # noqa: E402  (Account, central, run, the local AWS spawn)
-from recent_sweep_bench import calls, delta  # noqa: E402
+from recent_sweep_bench import sweep  # noqa: E402
 
 
 def main():
@@ -45,21 +45,8 @@ def main():
         account.behave("aws")
         rows = []
         for label, extra in (("no tag rules", []), ("--include-tag team=platform", ["--include-tag", "team=platform"])):
-            before, throttled_before = calls(account)
-            seconds, rss, code, out, err = common.run(
-                [common.BACKFILL, "--destination-arn", destination, "--output", "json", *extra], account.env
-            )
-            after, throttled_after = calls(account)
-            rows.append(
-                (
-                    label,
-                    seconds,
-                    delta(after, before, "ListTagsForResource"),
-                    delta(after, before, "DescribeSubscriptionFilters"),
-                    sum(throttled_after.values()) - sum(throttled_before.values()),
-                    code,
-                )
-            )
+            r = sweep(account, destination, extra)
+            rows.append((label, r["seconds"], r["tags"], r["describe"], r["throttled"], r["code"]))
             time.sleep(1)  # let the buckets refill between the runs
         print(f"  {'run':<30} {'wall s':>8} {'floor/wall':>10} {'ListTags':>8} {'Describe':>8} {'throttled':>9} {'exit':>4}")
         for label, seconds, tags, describes, throttled, code in rows:

@@ -146,11 +146,7 @@ impl Account {
         self.logs
             .create_log_group()
             .log_group_name(name)
-            .set_tags(Some(
-                tags.iter()
-                    .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-                    .collect(),
-            ))
+            .set_tags(Some(tag_map(tags)))
             .send()
             .await
             .expect("create a tagged log group");
@@ -165,11 +161,7 @@ impl Account {
         self.logs
             .tag_resource()
             .resource_arn(self.group_arn(group))
-            .set_tags(Some(
-                tags.iter()
-                    .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-                    .collect(),
-            ))
+            .set_tags(Some(tag_map(tags)))
             .send()
             .await
             .expect("tag a log group");
@@ -454,6 +446,13 @@ pub fn backfill(account: &Account, args: &[&str]) -> Run {
         stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
         stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
     }
+}
+
+/// (key, value) pairs as the SDK takes tags.
+fn tag_map(tags: &[(&str, &str)]) -> std::collections::HashMap<String, String> {
+    tags.iter()
+        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+        .collect()
 }
 
 /// The JSON lines of what the function logged (its log lines and its EMF metrics lines).
