@@ -307,9 +307,10 @@ mod tests {
     use super::*;
     use crate::aws::fake::FakeAws;
     use crate::settings::RawSettings;
+    use crate::sweep::engine::Summary;
+    use crate::sweep::lambda::now_ms;
     use crate::sweep::request::SweepRequest;
     use serde_json::Value;
-    use std::time::{SystemTime, UNIX_EPOCH};
 
     const ARN: &str = "arn:aws:lambda:us-east-1:111111111111:function:auto-subscribe";
     const PARAMETER: &str = "/central-logging/destination-arn";
@@ -336,22 +337,37 @@ mod tests {
         answer.group().expect("a log group's answer").outcome
     }
 
+    /// A scheduled sweep whose runtime deadline is a second away, inside the reserve: one page is
+    /// listed and finished, then the slice hands on.
+    async fn sweep_out_of_time(f: &Function<FakeAws>) -> Summary {
+        swept(f, &scheduled(), now_ms() + 1_000).await
+    }
+
+    /// The summary of the sweep slice `payload` asks for, with the runtime deadline at `deadline_ms`.
+    async fn swept(f: &Function<FakeAws>, payload: &Value, deadline_ms: u64) -> Summary {
+        match f.handle(payload, ARN, deadline_ms).await {
+            Ok(Answer::Sweep(SweepResponse { sweep, .. })) => sweep,
+            other => panic!("a sweep answer: {other:?}"),
+        }
+    }
+
+    /// Five groups without filters (`/a` to `/e`), listed two per page, and the destination.
+    fn five_groups() -> FakeAws {
+        let aws = FakeAws::with_group("/a", vec![], 2).with_parameter(PARAMETER, DEST);
+        for name in ["/b", "/c", "/d", "/e"] {
+            aws.add_group(name, vec![]);
+        }
+        aws
+    }
+
     fn scheduled() -> Value {
         serde_json::json!({"version": "0", "source": "aws.events", "detail-type": "Scheduled Event", "detail": {}})
     }
 
     #[tokio::test]
     async fn a_sweep_with_time_enough_covers_the_account_in_one_invocation() {
-        let aws = FakeAws::with_group("/a", vec![], 2).with_parameter(PARAMETER, DEST);
-        for name in ["/b", "/c", "/d", "/e"] {
-            aws.add_group(name, vec![]);
-        }
-        let f = function(aws);
-        let Answer::Sweep(SweepResponse { sweep, .. }) =
-            f.handle(&scheduled(), ARN, LATER).await.expect("swept")
-        else {
-            panic!("a sweep answer")
-        };
+        let f = function(five_groups());
+        let sweep = swept(&f, &scheduled(), LATER).await;
         assert_eq!(
             (
                 sweep.counts.total,
@@ -368,23 +384,9 @@ mod tests {
 
     #[tokio::test]
     async fn a_sweep_out_of_time_hands_on_where_to_continue() {
-        let aws = FakeAws::with_group("/a", vec![], 2).with_parameter(PARAMETER, DEST);
-        for name in ["/b", "/c", "/d", "/e"] {
-            aws.add_group(name, vec![]);
-        }
-        let f = function(aws);
+        let f = function(five_groups());
         // The runtime's deadline is inside the reserve: list one page, finish it, hand on.
-        let now_ms = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .unwrap_or_default()
-            .as_millis() as u64;
-        let answer = f
-            .handle(&scheduled(), ARN, now_ms + 1_000)
-            .await
-            .expect("swept");
-        let Answer::Sweep(SweepResponse { sweep, .. }) = &answer else {
-            panic!("a sweep answer")
-        };
+        let sweep = sweep_out_of_time(&f).await;
         assert_eq!(
             (sweep.counts.total, sweep.next_token.as_deref()),
             (2, Some("2"))
@@ -395,15 +397,10 @@ mod tests {
         let started = continuation
             .started_at_ms
             .expect("the sweep's start is carried");
-        assert!(started.abs_diff(now_ms) < 60_000, "{started} vs {now_ms}");
+        let now = now_ms();
+        assert!(started.abs_diff(now) < 60_000, "{started} vs {now}");
         // The continuation picks up at the third group.
-        let answer = f
-            .handle(&continuation.payload(), ARN, LATER)
-            .await
-            .expect("continued");
-        let Answer::Sweep(SweepResponse { sweep, .. }) = &answer else {
-            panic!("a sweep answer")
-        };
+        let sweep = swept(&f, &continuation.payload(), LATER).await;
         assert_eq!((sweep.counts.total, sweep.next_token.as_deref()), (3, None));
     }
 
@@ -421,17 +418,7 @@ mod tests {
         );
         let f = function(aws);
         // The deadline is inside the reserve: the one page is listed, the second pass is not run.
-        let now_ms = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .unwrap_or_default()
-            .as_millis() as u64;
-        let answer = f
-            .handle(&scheduled(), ARN, now_ms + 1_000)
-            .await
-            .expect("swept");
-        let Answer::Sweep(SweepResponse { sweep, .. }) = &answer else {
-            panic!("a sweep answer")
-        };
+        let sweep = sweep_out_of_time(&f).await;
         assert_eq!((sweep.counts.total, sweep.next_token.as_deref()), (1, None));
         let [continuation] = continuations(&f).try_into().expect("one continuation");
         assert!(continuation.listing_done(), "{continuation:?}");
@@ -445,13 +432,7 @@ mod tests {
                 .count()
         };
         let before = listed(&f);
-        let answer = f
-            .handle(&continuation.payload(), ARN, LATER)
-            .await
-            .expect("continued");
-        let Answer::Sweep(SweepResponse { sweep, .. }) = &answer else {
-            panic!("a sweep answer")
-        };
+        let sweep = swept(&f, &continuation.payload(), LATER).await;
         assert_eq!((sweep.counts.total, sweep.counts.subscribed), (1, 1));
         assert_eq!(listed(&f), before, "nothing listed again");
         assert_eq!(continuations(&f).len(), 1, "the sweep ended");
