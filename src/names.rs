@@ -283,6 +283,15 @@ impl FunctionArn {
     pub fn name(&self) -> &str {
         &self.name
     }
+
+    /// The ARN of log group `group` in the function's own account and Region, as
+    /// ListTagsForResource takes it (no trailing `:*`).
+    pub fn log_group_arn(&self, group: &LogGroupName) -> String {
+        format!(
+            "arn:{}:logs:{}:{}:log-group:{group}",
+            self.partition, self.region, self.account
+        )
+    }
 }
 
 impl fmt::Display for FunctionArn {

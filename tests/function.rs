@@ -5,8 +5,8 @@ mod common;
 
 use common::runtime::{Answer, FunctionProcess, ResponseUrl};
 use common::{
-    Account, Central, create_log_group_event, fixture_for, groups_with_ours_and_a_vendors,
-    json_lines, sender_and_central,
+    Account, Central, create_log_group_event, fixture_for, group_with_ours_and_a_vendors,
+    groups_with_ours_and_a_vendors, json_lines, sender_and_central,
 };
 use serde_json::{Value, json};
 
@@ -363,6 +363,37 @@ async fn missing_lambda_credentials_fail_init_naming_the_variable() {
     }
 }
 
+/// `AWS_ENDPOINT_URL_<SERVICE>` wins over `AWS_ENDPOINT_URL` in the function's own SDK
+/// configuration, as in the SDK's: with the global endpoint dead, a new group is still subscribed
+/// through the per-service endpoints of SSM and CloudWatch Logs.
+#[tokio::test]
+async fn service_endpoint_variables_reach_the_clients() {
+    let (sender, central) = sender_and_central().await;
+    sender.create_group("/aws/lambda/orders-api").await;
+    let local = common::local_aws().endpoint.clone();
+    let mut function = FunctionProcess::start(
+        &sender,
+        &[
+            ("AWS_ENDPOINT_URL", "http://127.0.0.1:9"),
+            ("AWS_ENDPOINT_URL_SSM", &local),
+            ("AWS_ENDPOINT_URL_CLOUDWATCH_LOGS", &local),
+        ],
+    );
+    let answer = function.runtime.invoke(&create_log_group_event(
+        &sender.id,
+        "/aws/lambda/orders-api",
+    ));
+    assert_eq!(answer.ok()["outcome"], "subscribed", "{answer:?}");
+    assert_eq!(
+        sender.filters("/aws/lambda/orders-api").await,
+        vec![(
+            "central-logging".to_owned(),
+            central.destination_arn.clone()
+        )]
+    );
+    function.stop();
+}
+
 #[tokio::test]
 async fn settings_reach_the_filter() {
     let (sender, central) = sender_and_central().await;
@@ -436,14 +467,7 @@ async fn a_scheduled_sweep_converges_across_invocations() {
     }
     // Groups the selection no longer covers: ours comes off, the other vendor's stays.
     for i in 0..10 {
-        let group = format!("/excluded/{i:02}");
-        sender.create_group(&group).await;
-        sender
-            .put_filter(&group, "central-logging", &central.destination_arn)
-            .await;
-        sender
-            .put_filter(&group, "vendor", &central.other_destination_arn)
-            .await;
+        group_with_ours_and_a_vendors(&sender, &central, &format!("/excluded/{i:02}")).await;
     }
     let describes_before = sender.count("DescribeSubscriptionFilters");
     let mut function = FunctionProcess::start(&sender, &[("EXCLUDE", "/excluded/*")]);

@@ -250,20 +250,14 @@ fn read_api_call(event: &Value, me: &Deployment) -> Result<(ApiCall, LogGroup), 
         ApiCall::CreateLogGroup => params.get("tags").map(read_tags).transpose()?,
         ApiCall::FilterChange | ApiCall::TagChange => None,
     };
-    let arn = format!(
-        "arn:{}:logs:{}:{}:log-group:{name}",
-        function.partition(),
-        function.region(),
-        function.account()
-    );
     Ok((
         call,
         LogGroup {
+            arn: Some(function.log_group_arn(&name)),
             name,
             class,
             account: Some(function.account().clone()),
             created_ms: None,
-            arn: Some(arn),
             tags,
         },
     ))

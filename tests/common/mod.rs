@@ -394,15 +394,19 @@ pub async fn sender_and_central() -> (Account, Central) {
 /// `count` groups `/app/000`... each holding this stack's filter and another vendor's.
 pub async fn groups_with_ours_and_a_vendors(sender: &Account, central: &Central, count: usize) {
     for i in 0..count {
-        let group = format!("/app/{i:03}");
-        sender.create_group(&group).await;
-        sender
-            .put_filter(&group, "central-logging", &central.destination_arn)
-            .await;
-        sender
-            .put_filter(&group, "vendor", &central.other_destination_arn)
-            .await;
+        group_with_ours_and_a_vendors(sender, central, &format!("/app/{i:03}")).await;
     }
+}
+
+/// Creates `group` holding this stack's filter and another vendor's.
+pub async fn group_with_ours_and_a_vendors(sender: &Account, central: &Central, group: &str) {
+    sender.create_group(group).await;
+    sender
+        .put_filter(group, "central-logging", &central.destination_arn)
+        .await;
+    sender
+        .put_filter(group, "vendor", &central.other_destination_arn)
+        .await;
 }
 
 /// What one run of the real `backfill` binary printed, and its exit code.
