@@ -17,7 +17,7 @@ test: setup template-setup
 	SAM_CLI_TELEMETRY=0 $(PYTHON) -m pytest -q tests/template
 
 ## The benchmarks: the function (binary size, cold start, peak memory, API calls and time per
-## event), backfill on 1,000 groups under AWS's quotas beside seed 003's script, a recent-groups
+## event), backfill on 1,000 groups under AWS's quotas beside the AWS blog sample's script, a recent-groups
 ## sweep beside a full sweep on 10,000 groups (about 40 minutes: the full sweep's floor is
 ## 2,000 s), and a sweep with and without tag rules on 500 groups.
 bench: setup

@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """`make bench`, part 2: backfill against the local AWS with AWS's quotas emulated, side by side with
-seed 003's sequential boto3 script, in one run.
+the AWS blog sample's sequential boto3 script, in one run.
 
 For each tool, a fresh sender account holds GROUPS log groups (90% with no filter, 10% with one
 filter to another vendor) and the local AWS enforces CloudWatch Logs' quotas (5 requests/s for each
@@ -152,7 +152,7 @@ def main():
         results = []
         for label, account, command in (
             ("backfill", ours, [BACKFILL, "--destination-arn", destination, "--output", "json"]),
-            ("seed 003 script", seed, [sys.executable, os.path.join(HERE, "seed003_backfill.py"), destination]),
+            ("AWS blog sample", seed, [sys.executable, os.path.join(HERE, "aws_sample_backfill.py"), destination]),
         ):
             seconds, rss, code, out, err = run(command, account.env)
             account.behave(None)
@@ -166,7 +166,7 @@ def main():
         for label, seconds, rss, code, throttled, subscribed in results:
             print(f"  {label:<16} {seconds:8.1f} {floor / seconds:10.2f} {throttled:9d} {rss:11.1f} {subscribed:10d} {code:4d}")
         ratio = results[1][1] / results[0][1]
-        print(f"  seed 003's script took {ratio:.2f}x backfill's wall time")
+        print(f"  the AWS blog sample's script took {ratio:.2f}x backfill's wall time")
 
         # Memory flat in the number of groups: peak RSS at two sizes, no quotas, same run.
         print("backfill's peak RSS without quotas (--rate 1000):")

@@ -12,7 +12,7 @@ use common::runtime::{Answer, FunctionProcess};
 use common::{Account, Central, create_log_group_event, fixture};
 
 const SENDER: &str = "111111111111"; // the account in events/*.json
-const CENTRAL: &str = "999999999999"; // the recipient account of seeds 000-002
+const CENTRAL: &str = "999999999999"; // the central (recipient) account
 
 #[tokio::main]
 async fn main() {
@@ -40,7 +40,7 @@ async fn main() {
         ),
         (
             "/aws/lambda/billing",
-            "subscribed by seed 003's script under the name \"Destination\" (a duplicate)",
+            "subscribed by the AWS blog sample's script under the name \"Destination\" (a duplicate)",
         ),
         ("/app/legacy", "full: two filters to another vendor"),
         ("/aws/lambda/payments", "already subscribed by us"),

@@ -1,68 +1,16 @@
-//! Whether a log group should hold our filter: from what is known of the group before any call
-//! (its name, class and account) and the rules of the run, one [`Decision`]. Pure, so every case
-//! is a row of the table test below; [`crate::reconcile`] carries the decision out, with
-//! [`crate::plan`] for the writes. The function's events and every sweep decide here, and only here.
+//! Every rule about one log group, in two pure functions: [`decide`], from what is known of the
+//! group before any call (its name, class, creation time, tags) and the [`Rules`] of the run, one
+//! [`Decision`]; and [`settle`], from what the group's writes met, the [`Outcome`] the rules give
+//! it. Pure, so every case is a row of the tables below; [`crate::reconcile`] carries the decision
+//! out, with [`crate::plan`] for the writes. The function's events and every sweep decide here, and
+//! only here.
 
-use crate::aws::LogGroupInfo;
-use crate::names::{AccountId, Arn, LogGroupName};
-use crate::selection::{Selection, Tags};
-
-/// What is known of one log group before its filters are described: from a CloudTrail event, or
-/// from DescribeLogGroups.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct LogGroup {
-    pub name: LogGroupName,
-    /// `STANDARD`, `INFREQUENT_ACCESS`, `DELIVERY`; `None` when AWS does not say (then STANDARD).
-    pub class: Option<String>,
-    /// The account the group belongs to, to name in an access-denied message.
-    pub account: Option<AccountId>,
-    /// When the group was created, epoch milliseconds, when known.
-    pub created_ms: Option<u64>,
-    /// The group's ARN, to read its tags with (with or without DescribeLogGroups' trailing `:*`).
-    pub arn: Option<String>,
-    /// Its tags, when known: from a CreateLogGroup event's `tags`, or read when the tag rules ask.
-    pub tags: Option<Tags>,
-}
-
-impl LogGroup {
-    pub fn named(name: LogGroupName) -> Self {
-        Self {
-            name,
-            class: None,
-            account: None,
-            created_ms: None,
-            arn: None,
-            tags: None,
-        }
-    }
-
-    /// The ARN ListTagsForResource takes: without the `:*` DescribeLogGroups appends, which that
-    /// API rejects.
-    pub fn tagging_arn(&self) -> Option<&str> {
-        self.arn
-            .as_deref()
-            .map(|arn| arn.strip_suffix(":*").unwrap_or(arn))
-    }
-
-    /// A group as DescribeLogGroups lists it; `Err` with the reason to skip it when its name is
-    /// not one CloudWatch Logs allows (never seen, but not trusted either).
-    pub fn from_listing(info: &LogGroupInfo) -> Result<Self, String> {
-        let name = LogGroupName::parse(&info.name).map_err(|e| e.to_string())?;
-        let account = info
-            .arn
-            .as_deref()
-            .and_then(|a| Arn::parse(a).ok())
-            .and_then(|a| a.account_id());
-        Ok(Self {
-            name,
-            class: info.class.clone(),
-            account,
-            created_ms: info.created_ms,
-            arn: info.arn.clone(),
-            tags: None,
-        })
-    }
-}
+use crate::filter::FilterSpec;
+use crate::group::LogGroup;
+use crate::outcome::{NO_FREE_SLOT, Outcome};
+use crate::plan::ExistingFilters;
+use crate::selection::Selection;
+use crate::settings::Settings;
 
 /// What a run wants for the groups it visits.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -72,9 +20,70 @@ pub enum Goal {
     /// Subscribe the selected groups, and take our filter off those no longer selected (a sweep:
     /// narrowing `INCLUDE` or widening `EXCLUDE` cleans up after itself).
     Converge,
-    /// Take our filter off the selected groups, and nothing else (the stack's removal, with every
-    /// group selected; or `backfill --remove`).
+    /// A group whose tags changed: converged under the tag rules. Without tag rules its tags do
+    /// not matter, and it is skipped at no call.
+    Retag,
+    /// Take our filter off the selected groups, and nothing else (`backfill --remove`).
     Remove,
+    /// The stack's removal: our filter off every group, whatever the selection and the window say.
+    Teardown,
+}
+
+/// The reason a tag change is skipped when no tag rule is set.
+pub const NO_TAG_RULES: &str =
+    "its tags changed, and no tag rule (INCLUDE_TAGS, EXCLUDE_TAGS) is set";
+
+/// The rules of one run (a backfill, a sweep slice, an event): built once, asked for every group.
+#[derive(Debug, Clone)]
+pub struct Rules {
+    /// Our filter, but for its destination.
+    pub filter: FilterSpec,
+    pub mode: ExistingFilters,
+    /// Which groups are ours.
+    pub selection: Selection,
+    pub goal: Goal,
+    /// A recent-groups sweep's window: groups created before this instant (epoch milliseconds)
+    /// are not checked.
+    pub created_after_ms: Option<u64>,
+    /// Plan and report, but write nothing.
+    pub dry_run: bool,
+}
+
+impl Rules {
+    /// The settings' rules towards `goal`, over every group (no window), writing.
+    pub fn new(settings: &Settings, goal: Goal) -> Self {
+        Self {
+            filter: settings.filter.clone(),
+            mode: settings.existing_filters,
+            selection: settings.selection.clone(),
+            goal,
+            created_after_ms: None,
+            dry_run: false,
+        }
+    }
+
+    /// Only groups created at or after `created_after_ms` (epoch milliseconds) are checked.
+    pub fn within(self, created_after_ms: Option<u64>) -> Self {
+        Self {
+            created_after_ms,
+            ..self
+        }
+    }
+
+    /// Plan and report only.
+    pub fn dry_run(self, dry_run: bool) -> Self {
+        Self { dry_run, ..self }
+    }
+
+    /// The prefix DescribeLogGroups may be narrowed to: only when groups outside the selection
+    /// need no visit (a converging sweep must see them to take our filter off, a teardown sees
+    /// every group).
+    pub fn listing_prefix(&self) -> Option<String> {
+        match self.goal {
+            Goal::Subscribe | Goal::Remove => self.selection.literal_prefix(),
+            Goal::Converge | Goal::Retag | Goal::Teardown => None,
+        }
+    }
 }
 
 /// What to do with one group.
@@ -94,21 +103,25 @@ pub enum Decision {
     ReadTags,
 }
 
-/// Decides what `goal` means for `group` under `selection`; with `created_after_ms` (a
-/// recent-groups sweep), groups known to be older are not checked at all. With tag rules, a
-/// group whose name passes and whose tags are unknown gets [`Decision::ReadTags`].
-pub fn decide(
-    group: &LogGroup,
-    selection: &Selection,
-    goal: Goal,
-    created_after_ms: Option<u64>,
-) -> Decision {
+/// Decides what the rules mean for `group`; with a window (a recent-groups sweep), groups known
+/// to be older are not checked at all. With tag rules, a group whose name passes and whose tags
+/// are unknown gets [`Decision::ReadTags`].
+pub fn decide(group: &LogGroup, rules: &Rules) -> Decision {
+    let selection = &rules.selection;
+    if rules.goal == Goal::Retag && !selection.has_tag_rules() {
+        return Decision::Skip {
+            reason: NO_TAG_RULES.into(),
+        };
+    }
     if let Some(class) = group.class.as_deref().filter(|c| *c != "STANDARD") {
         return Decision::Skip {
             reason: format!("log group class {class} cannot have subscription filters"),
         };
     }
-    if let (Some(after), Some(created)) = (created_after_ms, group.created_ms)
+    if rules.goal == Goal::Teardown {
+        return Decision::Unsubscribe { unselected: None };
+    }
+    if let (Some(after), Some(created)) = (rules.created_after_ms, group.created_ms)
         && created < after
     {
         return Decision::NotChecked;
@@ -119,20 +132,74 @@ pub fn decide(
         (Ok(()), Some(tags)) => selection.check_tags(tags),
         (Err(reason), _) => Err(reason),
     };
-    match (goal, selected) {
-        (Goal::Subscribe | Goal::Converge, Ok(())) => Decision::Subscribe,
-        (Goal::Remove, Ok(())) => Decision::Unsubscribe { unselected: None },
-        (Goal::Converge, Err(reason)) => Decision::Unsubscribe {
+    match (rules.goal, selected) {
+        (Goal::Subscribe | Goal::Converge | Goal::Retag, Ok(())) => Decision::Subscribe,
+        (Goal::Remove | Goal::Teardown, Ok(())) => Decision::Unsubscribe { unselected: None },
+        (Goal::Converge | Goal::Retag, Err(reason)) => Decision::Unsubscribe {
             unselected: Some(reason),
         },
-        (Goal::Subscribe | Goal::Remove, Err(reason)) => Decision::Skip { reason },
+        (Goal::Subscribe | Goal::Remove | Goal::Teardown, Err(reason)) => Decision::Skip { reason },
+    }
+}
+
+/// What a group's writes met, for [`settle`] to judge.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Written {
+    /// The writes ended with this outcome, as the writer sees it: `Unchanged` when nothing of the
+    /// plan had to be written (or, for a removal, only the filters it lists came off).
+    Done(Outcome),
+    /// Ours could not be put: the group is full and no other filter may go. `note` says what could
+    /// not be put back, if anything.
+    Full { note: String },
+}
+
+/// The outcome the rules give a group whose writes met `written`, after `decision`: a full group
+/// is skipped in `keep` mode (it is the user's choice) and a failure otherwise; a removal that took
+/// filters off unsubscribed the group; an unselected group holding nothing of ours is skipped for
+/// the reason it is not selected.
+pub fn settle(decision: &Decision, rules: &Rules, written: Written) -> Outcome {
+    match (written, decision) {
+        (Written::Full { note }, _) if rules.mode == ExistingFilters::Keep => {
+            Outcome::skipped(format!("{NO_FREE_SLOT}{note}"))
+        }
+        (Written::Full { note }, _) => Outcome::Failed {
+            error: format!(
+                "the group is full and no other filter may be removed to make room{note}"
+            ),
+            retryable: false,
+        },
+        (Written::Done(Outcome::Unchanged { removed }), Decision::Unsubscribe { unselected })
+            if removed.is_empty() =>
+        {
+            match unselected {
+                Some(reason) => Outcome::skipped(reason.clone()),
+                None => Outcome::Unchanged { removed },
+            }
+        }
+        (Written::Done(Outcome::Unchanged { removed }), Decision::Unsubscribe { .. }) => {
+            Outcome::Unsubscribed { removed }
+        }
+        (Written::Done(outcome), _) => outcome,
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use Goal::{Converge, Remove, Subscribe};
+    use crate::fixtures::spec;
+    use crate::names::LogGroupName;
+    use Goal::{Converge, Remove, Retag, Subscribe, Teardown};
+
+    fn rules(selection: &Selection, goal: Goal, created_after_ms: Option<u64>) -> Rules {
+        Rules {
+            filter: spec(),
+            mode: ExistingFilters::Replace,
+            selection: selection.clone(),
+            goal,
+            created_after_ms,
+            dry_run: false,
+        }
+    }
 
     fn group(name: &str, class: Option<&str>) -> LogGroup {
         LogGroup {
@@ -207,9 +274,29 @@ mod tests {
                 Converge,
                 Expect::Skip("log group class DELIVERY cannot"),
             ),
+            // The stack's removal takes ours off every group, whatever the selection says...
+            ("/app/orders", None, Teardown, Expect::Unsubscribe(None)),
+            ("/app/noisy/x", None, Teardown, Expect::Unsubscribe(None)),
+            ("/other", None, Teardown, Expect::Unsubscribe(None)),
+            // ...but a class that cannot hold filters holds none of ours either.
+            (
+                "/app/orders",
+                Some("INFREQUENT_ACCESS"),
+                Teardown,
+                Expect::Skip(ia),
+            ),
+            // Without tag rules, a tag change decides nothing, whatever the group.
+            ("/app/orders", None, Retag, Expect::Skip(NO_TAG_RULES)),
+            ("/other", None, Retag, Expect::Skip(NO_TAG_RULES)),
+            (
+                "/app/orders",
+                Some("INFREQUENT_ACCESS"),
+                Retag,
+                Expect::Skip(NO_TAG_RULES),
+            ),
         ];
         for (name, class, goal, expected) in rows {
-            let got = match decide(&group(name, class), &selection, goal, None) {
+            let got = match decide(&group(name, class), &rules(&selection, goal, None)) {
                 Decision::Subscribe => Expect::Subscribe,
                 Decision::Unsubscribe { unselected: None } => Expect::Unsubscribe(None),
                 Decision::Unsubscribe {
@@ -284,10 +371,17 @@ mod tests {
                 Subscribe,
                 Decision::NotChecked,
             ),
+            // The stack's removal has no window.
+            (
+                at("/app/old", Some(999)),
+                window,
+                Teardown,
+                Decision::Unsubscribe { unselected: None },
+            ),
         ];
         for (group, window, goal, expected) in rows {
             assert_eq!(
-                decide(&group, &selection, goal, window),
+                decide(&group, &rules(&selection, goal, window)),
                 expected,
                 "{group:?} {window:?}"
             );
@@ -298,7 +392,7 @@ mod tests {
             ..group("/app/ia", Some("INFREQUENT_ACCESS"))
         };
         assert!(matches!(
-            decide(&ia, &selection, Converge, window),
+            decide(&ia, &rules(&selection, Converge, window)),
             Decision::Skip { .. }
         ));
     }
@@ -325,6 +419,7 @@ mod tests {
             // Tags unknown: read them, whatever the goal.
             (tagged("/app/a", None), Subscribe, Decision::ReadTags),
             (tagged("/app/a", None), Converge, Decision::ReadTags),
+            (tagged("/app/a", None), Retag, Decision::ReadTags),
             (tagged("/app/a", None), Remove, Decision::ReadTags),
             // The name decides first: no tag read for a group it leaves out.
             (
@@ -366,10 +461,25 @@ mod tests {
                 Remove,
                 Decision::Unsubscribe { unselected: None },
             ),
+            // A tag change converges: in, subscribed; out, ours taken off.
+            (tagged("/app/a", Some(platform)), Retag, Decision::Subscribe),
+            (
+                tagged("/app/a", Some(noisy)),
+                Retag,
+                Decision::Unsubscribe {
+                    unselected: Some("excluded by EXCLUDE_TAGS tag \"noisy\"".into()),
+                },
+            ),
+            // The stack's removal reads no tags.
+            (
+                tagged("/app/a", None),
+                Teardown,
+                Decision::Unsubscribe { unselected: None },
+            ),
         ];
         for (group, goal, expected) in rows {
             assert_eq!(
-                decide(&group, &selection, goal, None),
+                decide(&group, &rules(&selection, goal, None)),
                 expected,
                 "{group:?} {goal:?}"
             );
@@ -380,46 +490,110 @@ mod tests {
             ..tagged("/app/old", None)
         };
         assert_eq!(
-            decide(&old, &selection, Converge, Some(1_000)),
+            decide(&old, &rules(&selection, Converge, Some(1_000))),
             Decision::NotChecked
         );
     }
 
     #[test]
-    fn tagging_arn_drops_the_listing_suffix() {
-        let mut group = group("/app/a", None);
-        assert_eq!(group.tagging_arn(), None);
-        group.arn = Some("arn:aws:logs:us-east-1:111111111111:log-group:/app/a:*".into());
-        assert_eq!(
-            group.tagging_arn(),
-            Some("arn:aws:logs:us-east-1:111111111111:log-group:/app/a")
-        );
-        group.arn = Some("arn:aws:logs:us-east-1:111111111111:log-group:/app/a".into());
-        assert_eq!(
-            group.tagging_arn(),
-            Some("arn:aws:logs:us-east-1:111111111111:log-group:/app/a")
-        );
-    }
-
-    #[test]
-    fn a_listed_group_carries_its_account_and_class() {
-        let info = LogGroupInfo {
-            name: "/app/orders".into(),
-            class: Some("STANDARD".into()),
-            arn: Some("arn:aws:logs:us-east-1:111111111111:log-group:/app/orders:*".into()),
-            created_ms: Some(1_700_000_000_000),
+    fn settle_says_what_the_writes_came_to() {
+        use ExistingFilters::{Keep, MakeRoom, Replace};
+        let unselected = || Decision::Unsubscribe {
+            unselected: Some("excluded by EXCLUDE glob \"/x/*\"".into()),
         };
-        let group = LogGroup::from_listing(&info).expect("a valid name");
-        assert_eq!(
-            group.account.as_ref().map(AccountId::as_str),
-            Some("111111111111")
-        );
-        assert_eq!(group.class.as_deref(), Some("STANDARD"));
-        assert_eq!(group.created_ms, Some(1_700_000_000_000));
-        let bad = LogGroupInfo {
-            name: "has space".into(),
-            ..info
-        };
-        assert!(LogGroup::from_listing(&bad).is_err());
+        let removal = || Decision::Unsubscribe { unselected: None };
+        let full = |note: &str| Written::Full { note: note.into() };
+        let done = Written::Done;
+        let names = |n: &[&str]| n.iter().map(|s| (*s).to_owned()).collect::<Vec<_>>();
+        let unchanged = |n: &[&str]| Outcome::Unchanged { removed: names(n) };
+        let lost = "; and could not put back \"shipper\"";
+        let full_error = "the group is full and no other filter may be removed to make room";
+        let rows: Vec<(Decision, ExistingFilters, Written, Outcome)> = vec![
+            // A full group is the user's choice in keep mode, a failure where we may make room.
+            (
+                Decision::Subscribe,
+                Keep,
+                full(""),
+                Outcome::skipped(NO_FREE_SLOT),
+            ),
+            (
+                Decision::Subscribe,
+                Keep,
+                full(lost),
+                Outcome::skipped(format!("{NO_FREE_SLOT}{lost}")),
+            ),
+            (
+                Decision::Subscribe,
+                Replace,
+                full(""),
+                Outcome::failed(full_error, false),
+            ),
+            (
+                Decision::Subscribe,
+                MakeRoom,
+                full(lost),
+                Outcome::failed(format!("{full_error}{lost}"), false),
+            ),
+            // What the writes came to otherwise stands.
+            (
+                Decision::Subscribe,
+                Replace,
+                done(Outcome::Subscribed {
+                    removed: names(&["shipper"]),
+                }),
+                Outcome::Subscribed {
+                    removed: names(&["shipper"]),
+                },
+            ),
+            (
+                Decision::Subscribe,
+                Replace,
+                done(unchanged(&["Destination"])),
+                unchanged(&["Destination"]),
+            ),
+            // A removal that took ours off unsubscribed the group, selected or not.
+            (
+                removal(),
+                Replace,
+                done(unchanged(&["central-logging"])),
+                Outcome::Unsubscribed {
+                    removed: names(&["central-logging"]),
+                },
+            ),
+            (
+                unselected(),
+                Keep,
+                done(unchanged(&["central-logging"])),
+                Outcome::Unsubscribed {
+                    removed: names(&["central-logging"]),
+                },
+            ),
+            // Nothing of ours to take off: an unselected group is skipped for its reason.
+            (removal(), Replace, done(unchanged(&[])), unchanged(&[])),
+            (
+                unselected(),
+                Replace,
+                done(unchanged(&[])),
+                Outcome::skipped("excluded by EXCLUDE glob \"/x/*\""),
+            ),
+            (
+                unselected(),
+                Replace,
+                done(Outcome::failed(
+                    "describing its subscription filters: x",
+                    true,
+                )),
+                Outcome::failed("describing its subscription filters: x", true),
+            ),
+        ];
+        let selection = Selection::new(&[], &[]).expect("valid");
+        for (decision, mode, written, expected) in rows {
+            let rules = Rules {
+                mode,
+                ..rules(&selection, Converge, None)
+            };
+            let case = format!("{decision:?} {mode:?} {written:?}");
+            assert_eq!(settle(&decision, &rules, written), expected, "{case}");
+        }
     }
 }

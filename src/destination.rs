@@ -44,15 +44,16 @@ pub enum DestinationError {
     Read { name: String, error: ApiError },
 }
 
-/// The destination, from its source, cached when it comes from SSM.
+/// The destination, from its source, cached for [`CACHE_TTL`] when it comes from SSM (the
+/// function's, across invocations).
 #[derive(Debug)]
-pub struct Destination {
+pub struct DestinationCache {
     source: DestinationSource,
     ttl: Duration,
     cached: Mutex<Option<(Instant, DestinationArn)>>,
 }
 
-impl Destination {
+impl DestinationCache {
     pub fn new(source: DestinationSource, ttl: Duration) -> Self {
         Self {
             source,
@@ -61,12 +62,12 @@ impl Destination {
         }
     }
 
-    /// A destination already read and checked: every [`Destination::get`] answers it at no cost.
+    /// A destination already read and checked: every [`DestinationCache::get`] answers it at no cost.
     pub fn fixed(arn: DestinationArn) -> Self {
         Self::new(DestinationSource::Arn(arn), Duration::ZERO)
     }
 
-    /// Drops the cached destination, so the next [`Destination::get`] reads the parameter again
+    /// Drops the cached destination, so the next [`DestinationCache::get`] reads the parameter again
     /// (a sweep starts from what the stack says now, not from five minutes ago).
     pub fn forget(&self) {
         *self
@@ -75,35 +76,27 @@ impl Destination {
             .unwrap_or_else(|poisoned| poisoned.into_inner()) = None;
     }
 
-    /// The destination ARN, checked to be in `region`.
+    /// The destination ARN, checked to be in `region`: from the cache while it is fresh.
     pub async fn get(
         &self,
         aws: &impl Aws,
         region: &str,
     ) -> Result<DestinationArn, DestinationError> {
-        let arn = match &self.source {
-            DestinationSource::Arn(arn) => arn.clone(),
-            DestinationSource::Parameter(name) => match self.fresh() {
-                Some(arn) => arn,
-                None => {
-                    let arn = read_parameter(aws, name).await?;
+        let arn = match (&self.source, self.fresh()) {
+            (DestinationSource::Parameter(_), Some(arn)) => arn,
+            (source, _) => {
+                let arn = read(source, aws).await?;
+                if let DestinationSource::Parameter(_) = source {
                     let mut slot = self
                         .cached
                         .lock()
                         .unwrap_or_else(|poisoned| poisoned.into_inner());
                     *slot = Some((Instant::now(), arn.clone()));
-                    arn
                 }
-            },
+                arn
+            }
         };
-        if arn.region() != region {
-            return Err(DestinationError::WrongRegion {
-                arn: arn.to_string(),
-                destination_region: arn.region().to_owned(),
-                region: region.to_owned(),
-            });
-        }
-        Ok(arn)
+        in_region(arn, region)
     }
 
     fn fresh(&self) -> Option<DestinationArn> {
@@ -115,6 +108,38 @@ impl Destination {
             .filter(|(at, _)| at.elapsed() < self.ttl)
             .map(|(_, arn)| arn.clone())
     }
+}
+
+/// The destination read once, with no cache, checked to be in `region` (`backfill` reads it once
+/// per run).
+pub async fn resolve_once(
+    source: &DestinationSource,
+    aws: &impl Aws,
+    region: &str,
+) -> Result<DestinationArn, DestinationError> {
+    in_region(read(source, aws).await?, region)
+}
+
+async fn read(
+    source: &DestinationSource,
+    aws: &impl Aws,
+) -> Result<DestinationArn, DestinationError> {
+    match source {
+        DestinationSource::Arn(arn) => Ok(arn.clone()),
+        DestinationSource::Parameter(name) => read_parameter(aws, name).await,
+    }
+}
+
+/// A subscription filter can only point at a destination in its log group's own Region.
+fn in_region(arn: DestinationArn, region: &str) -> Result<DestinationArn, DestinationError> {
+    if arn.region() != region {
+        return Err(DestinationError::WrongRegion {
+            arn: arn.to_string(),
+            destination_region: arn.region().to_owned(),
+            region: region.to_owned(),
+        });
+    }
+    Ok(arn)
 }
 
 async fn read_parameter(aws: &impl Aws, name: &str) -> Result<DestinationArn, DestinationError> {
@@ -137,4 +162,102 @@ async fn read_parameter(aws: &impl Aws, name: &str) -> Result<DestinationArn, De
         value: value.clone(),
         why: e.to_string(),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::aws::fake::FakeAws;
+    use crate::fixtures::DEST;
+
+    const PARAMETER: &str = "/central-logging/destination-arn";
+
+    fn parameter() -> DestinationSource {
+        DestinationSource::Parameter(PARAMETER.into())
+    }
+
+    #[tokio::test]
+    async fn the_parameter_is_read_once_and_cached_until_forgotten() {
+        let aws = FakeAws::default().with_parameter(PARAMETER, DEST);
+        let cache = DestinationCache::new(parameter(), CACHE_TTL);
+        for _ in 0..3 {
+            let arn = cache.get(&aws, "us-east-1").await.expect("usable");
+            assert_eq!(arn.as_str(), DEST);
+        }
+        assert_eq!(aws.count(&format!("get {PARAMETER}")), 1);
+        cache.forget();
+        cache.get(&aws, "us-east-1").await.expect("usable");
+        assert_eq!(aws.count(&format!("get {PARAMETER}")), 2, "read again");
+        // A cached destination is still checked against the Region it is asked for.
+        let error = cache
+            .get(&aws, "eu-west-1")
+            .await
+            .expect_err("another Region");
+        assert!(
+            matches!(error, DestinationError::WrongRegion { .. }),
+            "{error}"
+        );
+        assert_eq!(aws.count(&format!("get {PARAMETER}")), 2);
+    }
+
+    #[tokio::test]
+    async fn a_stale_cache_reads_again_and_a_given_arn_never_reads() {
+        let aws = FakeAws::default().with_parameter(PARAMETER, DEST);
+        let uncached = DestinationCache::new(parameter(), Duration::ZERO);
+        uncached.get(&aws, "us-east-1").await.expect("usable");
+        uncached.get(&aws, "us-east-1").await.expect("usable");
+        assert_eq!(aws.count(&format!("get {PARAMETER}")), 2);
+        let fixed = DestinationCache::fixed(DestinationArn::parse(DEST).expect("valid"));
+        fixed.get(&aws, "us-east-1").await.expect("usable");
+        let given = DestinationSource::Arn(DestinationArn::parse(DEST).expect("valid"));
+        let once = resolve_once(&given, &aws, "us-east-1").await;
+        assert_eq!(once.expect("usable").as_str(), DEST);
+        assert_eq!(aws.calls().len(), 2, "no read for an ARN given");
+    }
+
+    #[tokio::test]
+    async fn every_unusable_destination_says_what_to_fix() {
+        let cases: [(Option<&str>, &str); 4] = [
+            (
+                None,
+                "aws ssm put-parameter --name /central-logging/destination-arn",
+            ),
+            (
+                Some("not-an-arn"),
+                "holds \"not-an-arn\", which is not usable",
+            ),
+            (
+                Some("arn:aws:logs:eu-west-1:999999999999:destination:central"),
+                "its own Region (us-east-1): create a destination in us-east-1",
+            ),
+            (Some("arn:aws:s3:::a-bucket"), "which is not usable"),
+        ];
+        for (value, expected) in cases {
+            let aws = match value {
+                Some(v) => FakeAws::default().with_parameter(PARAMETER, v),
+                None => FakeAws::default(),
+            };
+            let error = resolve_once(&parameter(), &aws, "us-east-1")
+                .await
+                .expect_err("unusable")
+                .to_string();
+            assert!(error.contains(expected), "{value:?}: {error}");
+        }
+        let aws = FakeAws::default();
+        aws.fail_nth(
+            &format!("get {PARAMETER}"),
+            1,
+            ApiError::RetriesExhausted {
+                attempts: 3,
+                last: "ThrottlingException".into(),
+            },
+        );
+        let error = resolve_once(&parameter(), &aws, "us-east-1")
+            .await
+            .expect_err("read failed");
+        assert!(
+            matches!(&error, DestinationError::Read { error, .. } if error.is_transient()),
+            "{error}"
+        );
+    }
 }

@@ -116,7 +116,7 @@ impl DesiredFilter {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::aws::fake::desired;
+    use crate::fixtures::desired;
 
     #[test]
     fn desired_settings_are_what_is_put() {

@@ -1,37 +1,46 @@
 //! auto-subscribe keeps every CloudWatch Logs log group of an account subscribed to a central
 //! logging destination. The library decides; the two binaries (`auto-subscribe`, the Lambda
-//! function, and `backfill`) only wire it up.
+//! function, and `backfill`) only wire it up. `ARCHITECTURE.md` is the map.
 //!
 //! From the bottom up:
-//! - [`names`], [`filter`], [`outcome`]: the shared types (log group names and ARNs, filters,
-//!   what became of a group);
-//! - [`settings`], [`selection`]: the configuration, checked once where it enters;
-//! - [`decision`] and [`plan`], the pure heart: whether a group should hold our filter, and the
-//!   ordered writes that get it there;
-//! - [`aws`]: the narrow trait over the AWS calls, its SDK adapter, retries and pacing;
+//! - [`names`], [`outcome`], [`filter`], [`group`], [`cloudformation`]: the shared vocabulary (log
+//!   group names and ARNs, what became of a group, filters, a log group and its tags,
+//!   CloudFormation's request and answer);
+//! - [`selection`], [`plan`]: which groups by name and tag, and the ordered writes for one group;
+//! - [`aws`]: the narrow port over the AWS calls, its SDK adapter, retries and pacing;
+//! - [`settings`]: the configuration, checked once where it enters;
+//! - [`decision`], the rules: [`decision::Rules`] for a run, [`decision::decide`] for a group
+//!   before any call, [`decision::settle`] for what its writes met;
 //! - [`destination`]: the destination ARN, read from SSM and cached;
-//! - [`reconcile`]: one group brought in line: decide, describe, plan, write;
-//! - [`sweep`]: every group of the account: the engine `backfill` runs, the function's slices,
-//!   and the stack's lifecycle;
+//! - [`reconcile`]: one group brought in line: decide, describe, plan, write, settle;
+//! - [`sweep`]: every group of the account: the engine `backfill` runs, and the function's slices;
+//! - [`stack`]: the stack's lifecycle, which drives a removal through the sweep;
 //! - [`function`]: the Lambda function, one typed invocation at a time.
 //!
 //! One new log group: CloudTrail's `CreateLogGroup` event → [`function::Invocation::parse`] →
 //! [`function::Function::handle`] → [`reconcile::Reconciler::reconcile`] ([`decision::decide`],
-//! then DescribeSubscriptionFilters, [`plan::plan`], the writes) → the answer and one log line.
+//! then DescribeSubscriptionFilters, [`plan::plan`], the writes, [`decision::settle`]) → the
+//! answer and one log line.
 //!
-//! One sweep: the schedule's event → [`sweep::lambda::Sweeper::sweep`] → [`sweep::engine::run`]
+//! One sweep: `{"sweep": {}}` → [`sweep::slices::Sweeper::sweep`] → [`sweep::engine::run`]
 //! (DescribeLogGroups pages into a queue; workers reconcile each group) until the invocation's
-//! deadline → the function invokes itself with a [`sweep::request::SweepRequest`] to continue.
+//! listing deadline → the function invokes itself with a [`sweep::request::SweepRequest`] to
+//! continue.
 
 pub mod aws;
+pub mod cloudformation;
 pub mod decision;
 pub mod destination;
 pub mod filter;
+#[cfg(test)]
+mod fixtures;
 pub mod function;
+pub mod group;
 pub mod names;
 pub mod outcome;
 pub mod plan;
 pub mod reconcile;
 pub mod selection;
 pub mod settings;
+pub mod stack;
 pub mod sweep;

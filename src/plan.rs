@@ -14,7 +14,7 @@ use crate::filter::{DesiredFilter, SubscriptionFilter};
 /// What to do with subscription filters on a group that are not ours (`EXISTING_FILTERS`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum ExistingFilters {
-    /// Ours ends up the group's only filter (seed 003's behaviour).
+    /// Ours ends up the group's only filter (the AWS blog sample's behaviour).
     #[default]
     Replace,
     /// Others stay while there is room; when the group is full the oldest other goes.
@@ -45,7 +45,7 @@ impl fmt::Display for ExistingFilters {
     }
 }
 
-/// The writes for one group, in the order [`crate::apply`] carries them out:
+/// The writes for one group, in the order [`crate::reconcile`] carries them out:
 /// 1. put `put` (if any); while it answers "group full", remove the next of `evict_when_full` and
 ///    put again; if none is left, the group cannot take ours (restore what was removed);
 /// 2. remove every filter of `remove_after` that step 1 did not already remove.
@@ -70,7 +70,7 @@ impl FilterPlan {
 
 /// Plans the writes that bring one group from `existing` to having `desired`, under `mode`.
 ///
-/// A filter under another name that points at our destination is a duplicate (seed 003 named its
+/// A filter under another name that points at our destination is a duplicate (the AWS blog sample named its
 /// filter `Destination`): it would double every event, so it goes in every mode.
 pub fn plan(
     existing: &[SubscriptionFilter],
@@ -130,7 +130,7 @@ pub fn removal(existing: &[SubscriptionFilter], desired: &DesiredFilter) -> Filt
 mod tests {
     use super::ExistingFilters::{Keep, MakeRoom, Replace};
     use super::*;
-    use crate::aws::fake::{DEST, desired};
+    use crate::fixtures::{DEST, desired};
 
     const OLD_DEST: &str = "arn:aws:logs:us-east-1:999999999999:destination:old";
     const OTHER: &str = "arn:aws:lambda:us-east-1:111111111111:function:shipper";

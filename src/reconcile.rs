@@ -1,35 +1,26 @@
 //! One log group brought in line with the rules: the [`Decision`], then its filters described, the
 //! [`plan`](crate::plan) made, and its writes carried out through [`Aws`] so that a failure half way
 //! never leaves the group with fewer filters than it had (a filter removed to make room is put back
-//! if ours then cannot be put). The function's events and every sweep reconcile a group here.
+//! if ours then cannot be put); [`settle`] says what the result means. The function's events and
+//! every sweep reconcile a group here.
 
 use crate::aws::{ApiError, Aws};
-use crate::decision::{Decision, Goal, LogGroup, decide};
-use crate::destination::{Destination, DestinationError};
-use crate::filter::{DesiredFilter, FilterSpec, SubscriptionFilter};
+use crate::decision::{Decision, Rules, Written, decide, settle};
+use crate::destination::{DestinationCache, DestinationError};
+use crate::filter::{DesiredFilter, SubscriptionFilter};
+use crate::group::{LogGroup, Tags};
 use crate::names::{AccountId, LogGroupName};
-use crate::outcome::{GONE, NO_FREE_SLOT, Outcome};
-use crate::plan::{ExistingFilters, FilterPlan, plan, removal};
-use crate::selection::{Selection, Tags};
+use crate::outcome::{GONE, Outcome};
+use crate::plan::{FilterPlan, plan, removal};
 
 /// Everything a reconcile needs that is the same for every group of an event or a run.
 #[derive(Debug, Clone, Copy)]
 pub struct Reconciler<'a> {
-    /// Our filter, but for its destination.
-    pub filter: &'a FilterSpec,
-    pub mode: ExistingFilters,
-    /// Which groups are ours; a stack's removal selects every group.
-    pub selection: &'a Selection,
-    pub goal: Goal,
-    /// A recent-groups sweep's window: groups created before this instant (epoch milliseconds)
-    /// are not checked.
-    pub created_after_ms: Option<u64>,
+    pub rules: &'a Rules,
     /// The destination, read (and checked to be in `region`) only when a group needs it, so a
     /// skipped group costs no read.
-    pub destination: &'a Destination,
+    pub destination: &'a DestinationCache,
     pub region: &'a str,
-    /// Plan and report, but write nothing.
-    pub dry_run: bool,
 }
 
 impl Reconciler<'_> {
@@ -41,7 +32,7 @@ impl Reconciler<'_> {
         aws: &impl Aws,
         group: &LogGroup,
     ) -> Result<Outcome, DestinationError> {
-        let decision = decide(group, self.selection, self.goal, self.created_after_ms);
+        let decision = decide(group, self.rules);
         if decision != Decision::ReadTags {
             return self.carry_out(aws, group, decision).await;
         }
@@ -53,7 +44,7 @@ impl Reconciler<'_> {
             tags: Some(tags),
             ..group.clone()
         };
-        let decision = decide(&group, self.selection, self.goal, self.created_after_ms);
+        let decision = decide(&group, self.rules);
         self.carry_out(aws, &group, decision).await
     }
 
@@ -71,39 +62,18 @@ impl Reconciler<'_> {
                 error: "its tags are still unknown after reading them".into(),
                 retryable: false,
             },
-            Decision::Subscribe => {
-                let desired = self.desired(aws).await?;
-                self.writer(&desired, group)
-                    .subscribe(aws, &group.name)
-                    .await
-            }
-            Decision::Unsubscribe { unselected } => {
-                let desired = self.desired(aws).await?;
-                let outcome = self
-                    .writer(&desired, group)
-                    .unsubscribe(aws, &group.name)
-                    .await;
-                match (outcome, unselected) {
-                    // Not selected, and nothing of ours to take off: a plain skip.
-                    (Outcome::Unchanged { .. }, Some(reason)) => Outcome::Skipped { reason },
-                    (outcome, _) => outcome,
-                }
+            Decision::Subscribe | Decision::Unsubscribe { .. } => {
+                let destination = self.destination.get(aws, self.region).await?;
+                let desired = self.rules.filter.to(destination);
+                let writer = Writer {
+                    desired: &desired,
+                    account: group.account.as_ref(),
+                    dry_run: self.rules.dry_run,
+                };
+                let written = writer.write(aws, &group.name, &decision, self.rules).await;
+                settle(&decision, self.rules, written)
             }
         })
-    }
-
-    async fn desired(&self, aws: &impl Aws) -> Result<DesiredFilter, DestinationError> {
-        let destination = self.destination.get(aws, self.region).await?;
-        Ok(self.filter.to(destination))
-    }
-
-    fn writer<'b>(&self, desired: &'b DesiredFilter, group: &'b LogGroup) -> Subscriber<'b> {
-        Subscriber {
-            desired,
-            mode: self.mode,
-            account: group.account.as_ref(),
-            dry_run: self.dry_run,
-        }
     }
 }
 
@@ -125,63 +95,52 @@ async fn read_tags(aws: &impl Aws, group: &LogGroup) -> Result<Tags, Outcome> {
 /// The writes for one group, once its filters are known: ours put (or taken off), in the order that
 /// never leaves the group with less than it had.
 #[derive(Debug, Clone)]
-struct Subscriber<'a> {
+struct Writer<'a> {
     desired: &'a DesiredFilter,
-    mode: ExistingFilters,
     /// This account, to name in an access-denied message (the destination policy must allow it).
     account: Option<&'a AccountId>,
     /// Plan and report, but write nothing.
     dry_run: bool,
 }
 
-impl Subscriber<'_> {
-    /// Brings one group to having our filter. Never panics and never returns early with the group
-    /// holding less than it had.
-    async fn subscribe(&self, aws: &impl Aws, group: &LogGroupName) -> Outcome {
+impl Writer<'_> {
+    /// Describes the group's filters and makes the writes `decision` asks for: ours in
+    /// ([`Decision::Subscribe`], under the rules' mode), or ours off and nothing else
+    /// ([`Decision::Unsubscribe`]). Never panics and never returns early with the group holding
+    /// less than it had. `Unchanged` when no write was needed.
+    async fn write(
+        &self,
+        aws: &impl Aws,
+        group: &LogGroupName,
+        decision: &Decision,
+        rules: &Rules,
+    ) -> Written {
         let existing = match aws.describe_subscription_filters(group).await {
             Ok(filters) => filters,
-            Err(ApiError::NotFound(_)) => return Outcome::skipped(GONE),
+            Err(ApiError::NotFound(_)) => return Written::Done(Outcome::skipped(GONE)),
             Err(e) => {
-                return failed(format!("describing its subscription filters: {e}"), &e);
+                let error = format!("describing its subscription filters: {e}");
+                return Written::Done(failed(error, &e));
             }
         };
-        let plan = plan(&existing, self.desired, self.mode);
+        let plan = match decision {
+            Decision::Unsubscribe { .. } => removal(&existing, self.desired),
+            _ => plan(&existing, self.desired, rules.mode),
+        };
         if plan.is_unchanged() {
-            return Outcome::Unchanged {
+            return Written::Done(Outcome::Unchanged {
                 removed: Vec::new(),
-            };
+            });
         }
         if self.dry_run {
-            return as_if_applied(&plan);
+            let removed = plan.remove_after.iter().map(|f| f.name.clone()).collect();
+            return Written::Done(applied(&plan, removed));
         }
         self.execute(aws, group, &plan).await
     }
 
-    /// Takes our filter (by name and destination) off one group, and nothing else. `Unchanged`
-    /// when the group holds nothing of ours.
-    async fn unsubscribe(&self, aws: &impl Aws, group: &LogGroupName) -> Outcome {
-        let existing = match aws.describe_subscription_filters(group).await {
-            Ok(filters) => filters,
-            Err(ApiError::NotFound(_)) => return Outcome::skipped(GONE),
-            Err(e) => {
-                return failed(format!("describing its subscription filters: {e}"), &e);
-            }
-        };
-        let plan = removal(&existing, self.desired);
-        let removed: Vec<String> = plan.remove_after.iter().map(|f| f.name.clone()).collect();
-        if removed.is_empty() {
-            return Outcome::Unchanged { removed };
-        }
-        if self.dry_run {
-            return Outcome::Unsubscribed { removed };
-        }
-        match self.execute(aws, group, &plan).await {
-            Outcome::Unchanged { removed } => Outcome::Unsubscribed { removed },
-            other => other,
-        }
-    }
-
-    async fn execute(&self, aws: &impl Aws, group: &LogGroupName, plan: &FilterPlan) -> Outcome {
+    async fn execute(&self, aws: &impl Aws, group: &LogGroupName, plan: &FilterPlan) -> Written {
+        let done = Written::Done;
         let mut evicted: Vec<&SubscriptionFilter> = Vec::new();
         if let Some(ours) = &plan.put {
             let mut candidates = plan.evict_when_full.iter();
@@ -190,7 +149,7 @@ impl Subscriber<'_> {
                     Ok(()) => break,
                     // Not found on a put is the group gone, or the destination: only a look tells.
                     Err(ApiError::NotFound(_)) if group_is_gone(aws, group).await => {
-                        return Outcome::skipped(GONE);
+                        return done(Outcome::skipped(GONE));
                     }
                     Err(e) => e,
                 };
@@ -198,20 +157,13 @@ impl Subscriber<'_> {
                     (ApiError::GroupFull(_), true) => candidates.next(),
                     _ => {
                         let note = restore(aws, group, &evicted).await;
-                        return failed(format!("{}{note}", self.put_failure(&error)), &error);
+                        let message = format!("{}{note}", self.put_failure(&error));
+                        return done(failed(message, &error));
                     }
                 };
                 let Some(next) = next else {
                     let note = restore(aws, group, &evicted).await;
-                    if self.mode == ExistingFilters::Keep {
-                        return Outcome::skipped(format!("{NO_FREE_SLOT}{note}"));
-                    }
-                    return Outcome::Failed {
-                        error: format!(
-                            "the group is full and no other filter may be removed to make room{note}"
-                        ),
-                        retryable: false,
-                    };
+                    return Written::Full { note };
                 };
                 match aws.delete_subscription_filter(group, &next.name).await {
                     Ok(()) | Err(ApiError::NotFound(_)) => evicted.push(next),
@@ -219,7 +171,7 @@ impl Subscriber<'_> {
                         let note = restore(aws, group, &evicted).await;
                         let error =
                             format!("removing filter {:?} to make room: {e}{note}", next.name);
-                        return failed(error, &e);
+                        return done(failed(error, &e));
                     }
                 }
             }
@@ -238,17 +190,13 @@ impl Subscriber<'_> {
                     } else {
                         ""
                     };
-                    return failed(format!("{done}removing filter {:?}: {e}", filter.name), &e);
+                    let error = format!("{done}removing filter {:?}: {e}", filter.name);
+                    return Written::Done(failed(error, &e));
                 }
             }
         }
-        if plan.put.is_some() {
-            Outcome::Subscribed { removed }
-        } else {
-            Outcome::Unchanged { removed }
-        }
+        done(applied(plan, removed))
     }
-
     /// A put that failed, said as what to fix.
     fn put_failure(&self, error: &ApiError) -> String {
         let destination = self.desired.destination.as_str();
@@ -267,6 +215,10 @@ impl Subscriber<'_> {
                 "CloudWatch Logs rejected the filter (destination {destination}, pattern {:?}): {message}. \
                  Check that the destination exists in this Region, FILTER_PATTERN and ROLE_ARN",
                 self.desired.pattern
+            ),
+            ApiError::NotFound(message) => format!(
+                "CloudWatch Logs did not find destination {destination} while the log group is there: \
+                 check that it exists in this Region. AWS said: {message}"
             ),
             other => format!("putting the subscription filter: {other}"),
         }
@@ -301,9 +253,9 @@ fn failed(error: String, cause: &ApiError) -> Outcome {
     Outcome::failed(error, cause.is_transient())
 }
 
-/// What a dry run reports: the outcome the plan would have if every write succeeded.
-fn as_if_applied(plan: &FilterPlan) -> Outcome {
-    let removed = plan.remove_after.iter().map(|f| f.name.clone()).collect();
+/// What a plan's writes come to once made, `removed` taken off: ours put is a subscription; only
+/// removals leave ours as it was ([`settle`] says what that means for a removal).
+fn applied(plan: &FilterPlan, removed: Vec<String>) -> Outcome {
     if plan.put.is_some() {
         Outcome::Subscribed { removed }
     } else {
@@ -314,8 +266,11 @@ fn as_if_applied(plan: &FilterPlan) -> Outcome {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::aws::fake::{DEST, FakeAws, desired};
-    use crate::plan::ExistingFilters::{Keep, MakeRoom, Replace};
+    use crate::aws::fake::FakeAws;
+    use crate::decision::Goal;
+    use crate::fixtures::{DEST, desired, destination, everything, rules};
+    use crate::outcome::NO_FREE_SLOT;
+    use crate::plan::ExistingFilters::{self, Keep, MakeRoom, Replace};
 
     const OTHER: &str = "arn:aws:lambda:us-east-1:111111111111:function:shipper";
     const GROUP: &str = "/aws/lambda/orders";
@@ -335,17 +290,26 @@ mod tests {
         LogGroupName::parse(GROUP).expect("valid")
     }
 
-    async fn run(aws: &FakeAws, mode: ExistingFilters) -> Outcome {
-        let account = AccountId::parse("111111111111").expect("valid");
-        let d = desired();
-        Subscriber {
-            desired: &d,
-            mode,
-            account: Some(&account),
-            dry_run: false,
+    /// [`GROUP`] of account 111111111111, reconciled under `rules` to [`DEST`].
+    async fn reconcile(aws: &FakeAws, rules: &Rules) -> Outcome {
+        let group = LogGroup {
+            account: Some(AccountId::parse("111111111111").expect("valid")),
+            ..LogGroup::named(group())
+        };
+        let destination = DestinationCache::fixed(destination());
+        Reconciler {
+            rules,
+            destination: &destination,
+            region: "us-east-1",
         }
-        .subscribe(aws, &group())
+        .reconcile(aws, &group)
         .await
+        .expect("the destination is usable")
+    }
+
+    /// [`GROUP`] subscribed in `mode`.
+    async fn run(aws: &FakeAws, mode: ExistingFilters) -> Outcome {
+        reconcile(aws, &rules(mode, Goal::Subscribe)).await
     }
 
     #[tokio::test]
@@ -401,7 +365,7 @@ mod tests {
         assert_eq!(run(&aws, Keep).await, Outcome::skipped(NO_FREE_SLOT));
         assert_eq!(aws.filter_names(GROUP), vec!["datadog", "shipper"]);
         assert!(
-            !aws.calls().iter().any(|c| c.starts_with("delete")),
+            !aws.calls().iter().any(|c| c.key().starts_with("delete")),
             "keep never deletes others"
         );
     }
@@ -544,7 +508,14 @@ mod tests {
             1,
             ApiError::NotFound("destination does not exist".into()),
         );
-        assert!(matches!(run(&aws, Replace).await, Outcome::Failed { .. }));
+        let Outcome::Failed { error, retryable } = run(&aws, Replace).await else {
+            panic!("a failure: the group is there, so the destination is what is missing")
+        };
+        assert!(!retryable, "a missing destination stays missing");
+        assert!(error.contains(DEST), "names the destination: {error}");
+        assert!(error.contains("destination does not exist"), "{error}");
+        assert_eq!(aws.calls(), ["describe", "put central-logging", "describe"]);
+        assert!(aws.filter_names(GROUP).is_empty());
     }
 
     #[tokio::test]
@@ -552,14 +523,8 @@ mod tests {
         let mut duplicate = foreign("Destination", 3);
         duplicate.destination_arn = DEST.into();
         let aws = FakeAws::with_group(GROUP, vec![desired().to_filter(), duplicate], 2);
-        let d = desired();
-        let subscriber = Subscriber {
-            desired: &d,
-            mode: Replace,
-            account: None,
-            dry_run: false,
-        };
-        let outcome = subscriber.unsubscribe(&aws, &group()).await;
+        let remove = rules(Replace, Goal::Remove);
+        let outcome = reconcile(&aws, &remove).await;
         assert_eq!(
             outcome,
             Outcome::Unsubscribed {
@@ -569,30 +534,21 @@ mod tests {
         assert_eq!(aws.filter_names(GROUP), vec!["Destination"]);
         // Nothing of ours left: no write at all.
         assert_eq!(
-            subscriber.unsubscribe(&aws, &group()).await,
+            reconcile(&aws, &remove).await,
             Outcome::Unchanged { removed: vec![] }
         );
+        assert_eq!(aws.count("delete central-logging"), 1);
         assert_eq!(
-            aws.calls()
-                .iter()
-                .filter(|c| c.starts_with("delete"))
-                .count(),
-            1
+            aws.count("delete Destination"),
+            0,
+            "a duplicate is not ours to remove"
         );
     }
 
     #[tokio::test]
     async fn dry_run_writes_nothing() {
         let aws = FakeAws::with_group(GROUP, vec![foreign("shipper", 10)], 2);
-        let d = desired();
-        let outcome = Subscriber {
-            desired: &d,
-            mode: Replace,
-            account: None,
-            dry_run: true,
-        }
-        .subscribe(&aws, &group())
-        .await;
+        let outcome = reconcile(&aws, &rules(Replace, Goal::Subscribe).dry_run(true)).await;
         assert_eq!(
             outcome,
             Outcome::Subscribed {
@@ -604,24 +560,17 @@ mod tests {
 
     /// A reconciler under `team=platform` tag rules, over the fake's destination.
     async fn with_tag_rules(aws: &FakeAws, group: &LogGroup, goal: Goal) -> Outcome {
-        use crate::aws::fake::{destination, spec};
         use crate::selection::TagRules;
-        use crate::settings::DestinationSource;
-        let selection = Selection::everything()
-            .with_tags(TagRules::new(&["team=platform".into()], &[]).expect("valid rule"));
-        let destination = Destination::new(
-            DestinationSource::Arn(destination()),
-            std::time::Duration::ZERO,
-        );
+        let rules = Rules {
+            selection: everything()
+                .with_tags(TagRules::new(&["team=platform".into()], &[]).expect("valid rule")),
+            ..rules(Replace, goal)
+        };
+        let destination = DestinationCache::fixed(destination());
         Reconciler {
-            filter: &spec(),
-            mode: Replace,
-            selection: &selection,
-            goal,
-            created_after_ms: None,
+            rules: &rules,
             destination: &destination,
             region: "us-east-1",
-            dry_run: false,
         }
         .reconcile(aws, group)
         .await
@@ -659,7 +608,7 @@ mod tests {
             with_tag_rules(&aws, &known, Goal::Subscribe).await,
             Outcome::Unchanged { .. }
         ));
-        assert!(!aws.calls()[before..].contains(&"list-tags".to_owned()));
+        assert!(!aws.calls()[before..].iter().any(|c| *c == "list-tags"));
     }
 
     #[tokio::test]

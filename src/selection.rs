@@ -7,10 +7,9 @@
 //! set), and none of the exclude tags. The name is checked first, so a group whose name is not
 //! selected never costs a tag read.
 
-use std::collections::BTreeMap;
-
 use glob::{MatchOptions, Pattern};
 
+use crate::group::Tags;
 use crate::names::LogGroupName;
 
 /// How a glob meets a name: `*` and `?` cross `/`, which is not a path separator here.
@@ -73,11 +72,6 @@ impl Selection {
         self.tags.check(tags)
     }
 
-    /// Every log group: `*`, nothing excluded.
-    pub fn everything() -> Self {
-        Self::new(&[], &[]).unwrap_or_else(|e| unreachable!("`*` is a valid glob: {e}"))
-    }
-
     /// Adds an exact name to exclude (the function's own log group).
     pub fn also_exclude_exactly(mut self, name: &str) -> Result<Self, BadGlob> {
         self.exclude.push(compile(&Pattern::escape(name))?);
@@ -131,9 +125,6 @@ fn compile(pattern: &str) -> Result<Pattern, BadGlob> {
     }
     Pattern::new(pattern).map_err(|e| bad(e.to_string()))
 }
-
-/// A log group's tags, key to value.
-pub type Tags = BTreeMap<String, String>;
 
 /// `INCLUDE_TAGS` and `EXCLUDE_TAGS`: each a list of `key=value` (the value a glob, as for names)
 /// or `key` (any value). Keys match exactly and case-sensitively, as AWS compares them.

@@ -1,4 +1,4 @@
-//! The settings both binaries share, under one set of names (see the README's configuration table):
+//! The settings both binaries share, under one set of names (see `docs/configuration.md`):
 //! read as raw strings from the environment (the function) or from flags that fall back to the same
 //! variables (`backfill`), then checked once into [`Settings`]. A bad value is an error naming the
 //! variable and the flag.
@@ -117,14 +117,8 @@ pub struct RawSettings {
     pub exclude_tags: Vec<String>,
 }
 
-/// An environment variable's value; blank counts as unset, as CloudFormation passes empty
-/// parameters through as "".
-pub fn env_var(name: &str) -> Option<String> {
-    std::env::var(name).ok().filter(|v| !v.trim().is_empty())
-}
-
 impl RawSettings {
-    /// Reads the variables in the README's table through `lookup` (normally `std::env::var`).
+    /// Reads the variables of `docs/configuration.md` through `lookup` (normally `std::env::var`).
     /// Blank values count as unset, as CloudFormation passes empty parameters through as "".
     pub fn from_env(lookup: impl Fn(&str) -> Option<String>) -> Self {
         let read = |s: Setting| s.env().and_then(&lookup);

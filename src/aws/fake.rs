@@ -1,41 +1,88 @@
 //! Test support: an in-memory [`Aws`] (log groups with a filter limit, listed two per page, SSM
-//! parameters, a log of the calls made, and errors to inject on the n-th call of a kind), and the
-//! filter the tests want.
+//! parameters, stacks and their statuses, a typed log of the calls it served, and errors to inject
+//! on the n-th call of a kind). CloudFormation's answers are recorded, not sent.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Mutex;
+use std::time::Duration;
 
-use super::{ApiError, Aws, LogGroupInfo, LogGroupPage};
-use crate::filter::{DesiredFilter, FilterSpec, SubscriptionFilter};
-use crate::names::{DestinationArn, FilterName, LogGroupName};
-use crate::selection::Tags;
+use hyper::Uri;
+use serde_json::Value;
+
+use super::{ApiError, Aws, LogGroupPage};
+use crate::filter::SubscriptionFilter;
+use crate::group::{ListedGroup, Tags};
+use crate::names::LogGroupName;
 
 /// The ARN the fake gives a group (DescribeLogGroups' form, with the trailing `:*`).
 pub fn group_arn(name: &str) -> String {
     format!("arn:aws:logs:us-east-1:111111111111:log-group:{name}:*")
 }
 
-/// The central destination the unit tests subscribe to.
-pub const DEST: &str = "arn:aws:logs:us-east-1:999999999999:destination:central";
-
-/// `central-logging` to [`DEST`], with the default settings.
-pub fn desired() -> DesiredFilter {
-    spec().to(destination())
+/// One call the fake served, with what it was asked.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Call {
+    Describe {
+        group: String,
+    },
+    Put {
+        group: String,
+        filter: String,
+    },
+    Delete {
+        group: String,
+        filter: String,
+    },
+    GetParameter {
+        name: String,
+    },
+    PutParameter {
+        name: String,
+    },
+    Invoke {
+        function: String,
+        payload: Value,
+    },
+    DescribeStacks {
+        stack: String,
+    },
+    ListTags {
+        arn: String,
+    },
+    DescribeLogGroups {
+        prefix: Option<String>,
+    },
+    /// An answer PUT to CloudFormation's response URL.
+    AnswerCloudFormation {
+        host: String,
+        body: Value,
+    },
 }
 
-/// `central-logging` with the default settings, before its destination is known.
-pub fn spec() -> FilterSpec {
-    FilterSpec {
-        name: FilterName::parse("central-logging").expect("valid"),
-        pattern: String::new(),
-        role: None,
-        distribution: None,
+impl Call {
+    /// The call's short name, as failures are injected ([`FakeAws::fail_nth`]) and sequences
+    /// asserted: `describe`, `put NAME`, `delete NAME`, `get NAME`, `put-parameter NAME`,
+    /// `invoke`, `describe-stacks`, `list-tags`, `describe-log-groups`, `answer`.
+    pub fn key(&self) -> String {
+        match self {
+            Self::Describe { .. } => "describe".into(),
+            Self::Put { filter, .. } => format!("put {filter}"),
+            Self::Delete { filter, .. } => format!("delete {filter}"),
+            Self::GetParameter { name } => format!("get {name}"),
+            Self::PutParameter { name } => format!("put-parameter {name}"),
+            Self::Invoke { .. } => "invoke".into(),
+            Self::DescribeStacks { .. } => "describe-stacks".into(),
+            Self::ListTags { .. } => "list-tags".into(),
+            Self::DescribeLogGroups { .. } => "describe-log-groups".into(),
+            Self::AnswerCloudFormation { .. } => "answer".into(),
+        }
     }
 }
 
-/// [`DEST`], parsed.
-pub fn destination() -> DestinationArn {
-    DestinationArn::parse(DEST).expect("valid")
+impl PartialEq<&str> for Call {
+    fn eq(&self, key: &&str) -> bool {
+        self.key() == *key
+    }
 }
 
 #[derive(Debug, Default)]
@@ -43,7 +90,7 @@ pub struct FakeAws {
     limit: usize,
     groups: Mutex<BTreeMap<String, Vec<SubscriptionFilter>>>,
     parameters: Mutex<HashMap<String, String>>,
-    calls: Mutex<Vec<String>>,
+    calls: Mutex<Vec<Call>>,
     /// (call, n, error): the n-th call named `call` fails with `error`.
     failures: Mutex<Vec<(String, usize, ApiError)>>,
     /// Stack ID to its status, as DescribeStacks answers.
@@ -112,8 +159,35 @@ impl FakeAws {
             .push((call.into(), n, error));
     }
 
-    pub fn calls(&self) -> Vec<String> {
+    pub fn calls(&self) -> Vec<Call> {
         self.calls.lock().expect("not poisoned").clone()
+    }
+
+    /// How many calls named `key` (see [`Call::key`]) the fake served.
+    pub fn count(&self, key: &str) -> usize {
+        self.calls().iter().filter(|c| **c == key).count()
+    }
+
+    /// The payloads the function invoked itself with, in order.
+    pub fn invocations(&self) -> Vec<Value> {
+        self.calls()
+            .into_iter()
+            .filter_map(|c| match c {
+                Call::Invoke { payload, .. } => Some(payload),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// The answers sent to CloudFormation, in order.
+    pub fn answers(&self) -> Vec<Value> {
+        self.calls()
+            .into_iter()
+            .filter_map(|c| match c {
+                Call::AnswerCloudFormation { body, .. } => Some(body),
+                _ => None,
+            })
+            .collect()
     }
 
     pub fn filters(&self, group: &str) -> Vec<SubscriptionFilter> {
@@ -131,12 +205,13 @@ impl FakeAws {
         names
     }
 
-    fn record(&self, call: String) -> Result<(), ApiError> {
+    fn record(&self, call: Call) -> Result<(), ApiError> {
+        let key = call.key();
         let mut calls = self.calls.lock().expect("not poisoned");
-        calls.push(call.clone());
-        let n = calls.iter().filter(|c| **c == call).count();
+        calls.push(call);
+        let n = calls.iter().filter(|c| c.key() == key).count();
         let failures = self.failures.lock().expect("not poisoned");
-        match failures.iter().find(|(c, nth, _)| *c == call && *nth == n) {
+        match failures.iter().find(|(c, nth, _)| *c == key && *nth == n) {
             Some((_, _, error)) => Err(error.clone()),
             None => Ok(()),
         }
@@ -148,7 +223,9 @@ impl Aws for FakeAws {
         &self,
         group: &LogGroupName,
     ) -> Result<Vec<SubscriptionFilter>, ApiError> {
-        self.record("describe".into())?;
+        self.record(Call::Describe {
+            group: group.to_string(),
+        })?;
         self.groups
             .lock()
             .expect("not poisoned")
@@ -162,7 +239,10 @@ impl Aws for FakeAws {
         group: &LogGroupName,
         filter: &SubscriptionFilter,
     ) -> Result<(), ApiError> {
-        self.record(format!("put {}", filter.name))?;
+        self.record(Call::Put {
+            group: group.to_string(),
+            filter: filter.name.clone(),
+        })?;
         let mut groups = self.groups.lock().expect("not poisoned");
         let filters = groups
             .get_mut(group.as_str())
@@ -182,7 +262,10 @@ impl Aws for FakeAws {
         group: &LogGroupName,
         filter_name: &str,
     ) -> Result<(), ApiError> {
-        self.record(format!("delete {filter_name}"))?;
+        self.record(Call::Delete {
+            group: group.to_string(),
+            filter: filter_name.to_owned(),
+        })?;
         let mut groups = self.groups.lock().expect("not poisoned");
         let filters = groups
             .get_mut(group.as_str())
@@ -198,7 +281,7 @@ impl Aws for FakeAws {
     }
 
     async fn get_parameter(&self, name: &str) -> Result<String, ApiError> {
-        self.record(format!("get {name}"))?;
+        self.record(Call::GetParameter { name: name.into() })?;
         self.parameters
             .lock()
             .expect("not poisoned")
@@ -212,11 +295,16 @@ impl Aws for FakeAws {
         function_arn: &str,
         payload: &serde_json::Value,
     ) -> Result<(), ApiError> {
-        self.record(format!("invoke {function_arn} {payload}"))
+        self.record(Call::Invoke {
+            function: function_arn.into(),
+            payload: payload.clone(),
+        })
     }
 
     async fn stack_status(&self, stack_id: &str) -> Result<String, ApiError> {
-        self.record("describe-stacks".into())?;
+        self.record(Call::DescribeStacks {
+            stack: stack_id.into(),
+        })?;
         self.stacks
             .lock()
             .expect("not poisoned")
@@ -230,7 +318,7 @@ impl Aws for FakeAws {
     }
 
     async fn put_parameter(&self, name: &str, value: &str) -> Result<(), ApiError> {
-        self.record(format!("put-parameter {name}"))?;
+        self.record(Call::PutParameter { name: name.into() })?;
         self.parameters
             .lock()
             .expect("not poisoned")
@@ -239,7 +327,9 @@ impl Aws for FakeAws {
     }
 
     async fn list_tags(&self, group_arn: &str) -> Result<Tags, ApiError> {
-        self.record("list-tags".into())?;
+        self.record(Call::ListTags {
+            arn: group_arn.into(),
+        })?;
         if group_arn.ends_with(":*") {
             return Err(ApiError::InvalidParameter(
                 "ListTagsForResource takes the ARN without :*".into(),
@@ -269,7 +359,9 @@ impl Aws for FakeAws {
         next_token: Option<String>,
     ) -> Result<LogGroupPage, ApiError> {
         const PAGE: usize = 2;
-        self.record("describe-log-groups".into())?;
+        self.record(Call::DescribeLogGroups {
+            prefix: prefix.map(str::to_owned),
+        })?;
         let start: usize = next_token.and_then(|t| t.parse().ok()).unwrap_or(0);
         let groups = self.groups.lock().expect("not poisoned");
         let created = self.created.lock().expect("not poisoned");
@@ -281,7 +373,7 @@ impl Aws for FakeAws {
             .iter()
             .skip(start)
             .take(PAGE)
-            .map(|name| LogGroupInfo {
+            .map(|name| ListedGroup {
                 name: (*name).clone(),
                 class: None,
                 arn: Some(group_arn(name)),
@@ -292,6 +384,18 @@ impl Aws for FakeAws {
         Ok(LogGroupPage {
             groups: page,
             next_token,
+        })
+    }
+
+    async fn answer_cloudformation(
+        &self,
+        url: &Uri,
+        body: &Value,
+        _timeout: Duration,
+    ) -> Result<(), ApiError> {
+        self.record(Call::AnswerCloudFormation {
+            host: url.host().unwrap_or_default().to_owned(),
+            body: body.clone(),
         })
     }
 }

@@ -3,7 +3,7 @@
 //! Lambda hands a function its Region and its role's credentials as environment variables, so the
 //! function does not need `aws-config`'s default chain (profiles, SSO, web identity, the container
 //! and instance metadata providers, and the STS client they share): leaving it out makes the
-//! bootstrap smaller, and a smaller bootstrap starts faster (README, "Size"). `backfill`, which runs
+//! bootstrap smaller, and a smaller bootstrap starts faster (docs/benchmarks.md, "Size"). `backfill`, which runs
 //! wherever people run it, keeps the default chain (`sdk::load_config`).
 //!
 //! Read here, with the meaning the SDK documents for them:

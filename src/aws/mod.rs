@@ -12,14 +12,17 @@ pub mod sdk;
 pub mod fake;
 
 use std::future::Future;
+use std::time::Duration;
+
+use hyper::Uri;
 
 use thiserror::Error;
 
 use crate::filter::SubscriptionFilter;
+use crate::group::{ListedGroup, Tags};
 use crate::names::LogGroupName;
-use crate::selection::Tags;
 
-/// What went wrong with one call, after transient errors were retried (see PRODUCT.md's error table).
+/// What went wrong with one call, after transient errors were retried (see `docs/errors.md`).
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
 pub enum ApiError {
     /// `ResourceNotFoundException`: the log group (or the filter) is gone.
@@ -56,22 +59,8 @@ impl ApiError {
 /// One page of DescribeLogGroups.
 #[derive(Debug, Clone, Default)]
 pub struct LogGroupPage {
-    pub groups: Vec<LogGroupInfo>,
+    pub groups: Vec<ListedGroup>,
     pub next_token: Option<String>,
-}
-
-/// A log group as DescribeLogGroups lists it (and as a sweep carries it to its next invocation).
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-pub struct LogGroupInfo {
-    pub name: String,
-    /// `STANDARD`, `INFREQUENT_ACCESS`, `DELIVERY`; `None` when AWS does not say (then STANDARD).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub class: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub arn: Option<String>,
-    /// When the group was created, epoch milliseconds (`creationTime`).
-    #[serde(rename = "createdMs", default, skip_serializing_if = "Option::is_none")]
-    pub created_ms: Option<u64>,
 }
 
 /// The AWS calls this crate makes, and nothing else.
@@ -123,4 +112,18 @@ pub trait Aws: Send + Sync {
         prefix: Option<&str>,
         next_token: Option<String>,
     ) -> impl Future<Output = Result<LogGroupPage, ApiError>> + Send;
+
+    /// PUTs a custom resource's answer to CloudFormation's pre-signed response URL (S3), giving
+    /// up after `timeout`. The URL is a secret: errors name its host only.
+    fn answer_cloudformation(
+        &self,
+        url: &Uri,
+        body: &serde_json::Value,
+        timeout: Duration,
+    ) -> impl Future<Output = Result<(), ApiError>> + Send;
+
+    /// Throttled answers retried so far, for the metrics line (an adapter that counts none says 0).
+    fn throttled(&self) -> u64 {
+        0
+    }
 }

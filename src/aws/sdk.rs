@@ -1,14 +1,16 @@
-//! [`Aws`] over the AWS SDK (CloudWatch Logs, SSM, and Lambda for a sweep's continuation): the
+//! [`Aws`] over the AWS SDK (CloudWatch Logs, SSM, Lambda for a sweep's continuation,
+//! CloudFormation for the stack's status) and one HTTPS client for CloudFormation's answers: the
 //! only module that sees SDK types and SDK errors.
 //!
 //! The SDK's own retries are turned off and this adapter retries instead, because the SDK's default
 //! classifier treats `LimitExceededException` as throttling (a put on a full group would cost seconds
 //! of pointless retries) and does not retry `OperationAbortedException` (a concurrent change to the
-//! same group, which is worth retrying). See PRODUCT.md's error table.
+//! same group, which is worth retrying). See the error table in `docs/errors.md`.
 
 use std::future::Future;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
 
 use aws_sdk_cloudwatchlogs::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_cloudwatchlogs::types::Distribution;
@@ -16,13 +18,19 @@ use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
 use aws_smithy_types::error::display::DisplayErrorContext;
 use aws_smithy_types::retry::RetryConfig;
 use aws_types::SdkConfig;
+use http_body_util::Full;
+use hyper::Uri;
+use hyper::body::Bytes;
+use hyper_util::client::legacy::Client;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::rt::TokioExecutor;
 
 use super::pacing::{Api, Pacing};
 use super::retry::RetryPolicy;
-use super::{ApiError, Aws, LogGroupInfo, LogGroupPage};
+use super::{ApiError, Aws, LogGroupPage};
 use crate::filter::SubscriptionFilter;
+use crate::group::{ListedGroup, Tags};
 use crate::names::LogGroupName;
-use crate::selection::Tags;
 
 /// Counters of what the adapter did, for logs, metrics and benchmarks.
 #[derive(Debug, Default)]
@@ -43,6 +51,37 @@ pub struct SdkAws {
     retry: RetryPolicy,
     stats: Arc<CallStats>,
     pacing: Option<Arc<Pacing>>,
+    answers: Arc<AnswerClient>,
+}
+
+type HttpsClient = Client<hyper_rustls::HttpsConnector<HttpConnector>, Full<Bytes>>;
+
+/// The HTTPS client CloudFormation's answers go out on: built at the first answer (most
+/// invocations never send one, and its root certificates cost time to load), then kept.
+#[derive(Default)]
+struct AnswerClient(OnceLock<Result<HttpsClient, String>>);
+
+impl std::fmt::Debug for AnswerClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("AnswerClient")
+    }
+}
+
+impl AnswerClient {
+    fn get(&self) -> Result<&HttpsClient, ApiError> {
+        self.0
+            .get_or_init(|| {
+                let connector = hyper_rustls::HttpsConnectorBuilder::new()
+                    .with_provider_and_native_roots(rustls::crypto::ring::default_provider())
+                    .map_err(|e| format!("loading the system's root certificates: {e}"))?
+                    .https_or_http()
+                    .enable_http1()
+                    .build();
+                Ok(Client::builder(TokioExecutor::new()).build(connector))
+            })
+            .as_ref()
+            .map_err(|e| ApiError::Other(e.clone()))
+    }
 }
 
 /// Loads the SDK configuration the standard way (region, credentials, `AWS_ENDPOINT_URL`,
@@ -123,6 +162,7 @@ impl SdkAws {
             retry,
             stats: Arc::default(),
             pacing: None,
+            answers: Arc::default(),
         }
     }
 
@@ -175,6 +215,50 @@ impl SdkAws {
 }
 
 impl Aws for SdkAws {
+    fn throttled(&self) -> u64 {
+        self.stats.throttled.load(Ordering::Relaxed)
+    }
+
+    /// The content type stays empty: the URL's signature covers none, as CloudFormation's own
+    /// cfn-response module does. Errors name the URL's host only: the rest is a secret.
+    async fn answer_cloudformation(
+        &self,
+        url: &Uri,
+        body: &serde_json::Value,
+        timeout: Duration,
+    ) -> Result<(), ApiError> {
+        let host = url.host().unwrap_or_default().to_owned();
+        let client = self.answers.get()?;
+        let body = serde_json::to_vec(body).map_err(|e| ApiError::Other(e.to_string()))?;
+        let request = hyper::Request::put(url.clone())
+            .header("content-type", "")
+            .header("content-length", body.len())
+            .body(Full::new(Bytes::from(body)))
+            .map_err(|_| ApiError::Other(format!("building the response to host {host}")))?;
+        let answer = tokio::time::timeout(timeout, client.request(request))
+            .await
+            .map_err(|_| {
+                ApiError::Other(format!(
+                    "the response URL (host {host}) did not answer within {}s",
+                    timeout.as_secs()
+                ))
+            })?
+            .map_err(|e| {
+                ApiError::Other(format!(
+                    "sending the response to host {host}: {}",
+                    redacted(&e)
+                ))
+            })?;
+        if answer.status().is_success() {
+            Ok(())
+        } else {
+            Err(ApiError::Other(format!(
+                "the response URL (host {host}) answered HTTP {}",
+                answer.status()
+            )))
+        }
+    }
+
     async fn describe_subscription_filters(
         &self,
         group: &LogGroupName,
@@ -297,7 +381,7 @@ impl Aws for SdkAws {
             .log_groups()
             .iter()
             .filter_map(|g| {
-                Some(LogGroupInfo {
+                Some(ListedGroup {
                     name: g.log_group_name()?.to_owned(),
                     class: g.log_group_class().map(|c| c.as_str().to_owned()),
                     arn: g.arn().map(str::to_owned),
@@ -358,6 +442,15 @@ impl Aws for SdkAws {
         })
         .await
         .map(|_| ())
+    }
+}
+
+/// A client error's kind, without its source chain (which may quote the request).
+fn redacted(error: &hyper_util::client::legacy::Error) -> &'static str {
+    if error.is_connect() {
+        "could not connect"
+    } else {
+        "the request failed"
     }
 }
 

@@ -5,8 +5,8 @@
 use thiserror::Error;
 
 use crate::destination::DestinationError;
-use crate::sweep::lambda::SweepError;
-use crate::sweep::stack::StackError;
+use crate::stack::StackError;
+use crate::sweep::slices::SweepError;
 
 /// The function could not do what it should; the message says what to fix.
 #[derive(Debug, Error)]

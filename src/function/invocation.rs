@@ -6,52 +6,32 @@
 
 use serde_json::Value;
 
-use crate::decision::LogGroup;
+use super::runtime::Environment;
+use crate::cloudformation::CustomResourceRequest;
+use crate::group::{LogGroup, Tags};
 use crate::names::{Arn, FunctionArn, LogGroupName};
-use crate::selection::Tags;
+use crate::stack::StackRequest;
 use crate::sweep::request::SweepRequest;
-use crate::sweep::response_url::Endpoints;
-use crate::sweep::stack::CustomResourceRequest;
 
-/// Who the function is, as far as reading a payload goes: its ARN, the stack it belongs to
-/// (`STACK_ID`), and its role's name (`FUNCTION_ROLE_NAME`), which CloudTrail shows on the calls
-/// it makes itself.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Deployment {
-    pub function: FunctionArn,
-    pub stack_id: Option<String>,
-    pub role_name: Option<String>,
+/// Who the function is, as far as reading a payload goes: its ARN, and what the environment
+/// said at init (the stack it belongs to, `STACK_ID`; its role's name, `FUNCTION_ROLE_NAME`, which
+/// CloudTrail shows on the calls it makes itself; the SDK's endpoints, for the response URL).
+#[derive(Debug, Clone, Copy)]
+pub struct Deployment<'a> {
+    pub function: &'a FunctionArn,
+    pub env: &'a Environment,
 }
 
-impl Deployment {
-    /// A CloudFormation request the function may act on and answer: from its own stack, with a
-    /// response URL it may PUT to. The reason otherwise.
-    fn admits(&self, request: &CustomResourceRequest) -> Result<(), String> {
-        match &self.stack_id {
-            Some(own) if *own == request.stack_id => {}
-            Some(own) => {
-                return Err(format!(
-                    "custom resource request refused: it comes from stack {}, and this function belongs to stack {own}",
-                    request.stack_id
-                ));
-            }
-            None => {
-                return Err(format!(
-                    "custom resource request refused: it comes from stack {}, and this function has no STACK_ID to check it against",
-                    request.stack_id
-                ));
-            }
-        }
-        request
-            .response_url(&Endpoints::from_env())
-            .map(|_| ())
-            .map_err(|e| format!("custom resource request refused: {e}"))
+impl Deployment<'_> {
+    /// A CloudFormation request the function may act on and answer, or the reason to refuse it.
+    fn admit(&self, request: CustomResourceRequest) -> Result<StackRequest, String> {
+        StackRequest::admit(request, self.env.stack_id.as_deref(), &self.env.endpoints)
     }
 
     /// Whether a CloudTrail `userIdentity.arn` is this function's own session: Lambda runs it as
     /// `arn:PARTITION:sts::ACCOUNT:assumed-role/ROLE/FUNCTION_NAME`.
     fn is_own_session(&self, caller: &str) -> bool {
-        let function = &self.function;
+        let function = self.function;
         let Ok(arn) = Arn::parse(caller) else {
             return false;
         };
@@ -66,7 +46,7 @@ impl Deployment {
             && arn.service == "sts"
             && arn.account == function.account().as_str()
             && session == function.name()
-            && self.role_name.as_deref().is_none_or(|own| own == role)
+            && self.env.role_name.as_deref().is_none_or(|own| own == role)
     }
 }
 
@@ -85,10 +65,11 @@ pub enum Invocation {
     TagsChanged(LogGroup),
     /// Sweep the account: the schedule, or a sweep continuing where the last invocation stopped.
     Sweep(SweepRequest),
-    /// CloudFormation's request for the stack's custom resource.
-    Stack(CustomResourceRequest),
-    /// The next slice of the stack's removal, and the request it answers when it ends.
-    Removal(SweepRequest, CustomResourceRequest),
+    /// CloudFormation's request for the stack's custom resource, admitted.
+    Stack(Box<StackRequest>),
+    /// The next slice of the stack's removal, and the request it answers when it ends (admitted
+    /// again: a continuation is anyone's payload).
+    Removal(SweepRequest, Box<StackRequest>),
     /// A request the function will not act on or answer, though it looks like one of its own: a
     /// custom resource request from another stack, or with a response URL it may not PUT to.
     Refused(String),
@@ -101,7 +82,7 @@ pub enum Invocation {
 
 impl Invocation {
     /// Reads a payload the function `me` was invoked with.
-    pub fn parse(payload: &Value, me: &Deployment) -> Self {
+    pub fn parse(payload: &Value, me: &Deployment<'_>) -> Self {
         let not_ours = |reason: String| Self::NotOurs {
             log_group_name: payload
                 .pointer("/detail/requestParameters/logGroupName")
@@ -114,8 +95,8 @@ impl Invocation {
         };
         if envelope.contains_key("RequestType") {
             return match CustomResourceRequest::read(payload) {
-                Ok(request) => match me.admits(&request) {
-                    Ok(()) => Self::Stack(request),
+                Ok(request) => match me.admit(request) {
+                    Ok(admitted) => Self::Stack(Box::new(admitted)),
                     Err(reason) => Self::Refused(reason),
                 },
                 Err(reason) => not_ours(reason),
@@ -123,17 +104,12 @@ impl Invocation {
         }
         if let Some(request) = SweepRequest::from_payload(payload) {
             return match request {
-                Ok(request) => match request
-                    .custom_resource
-                    .as_ref()
-                    .map(CustomResourceRequest::read)
-                {
+                Ok(request) => match request.custom_resource.clone() {
                     None => Self::Sweep(request),
-                    Some(Ok(stack)) => match me.admits(&stack) {
-                        Ok(()) => Self::Removal(request, stack),
+                    Some(stack) => match me.admit(stack) {
+                        Ok(admitted) => Self::Removal(request, Box::new(admitted)),
                         Err(reason) => Self::Refused(reason),
                     },
-                    Some(Err(reason)) => not_ours(reason),
                 },
                 Err(reason) => not_ours(reason),
             };
@@ -168,8 +144,8 @@ enum ApiCall {
 /// Reads an EventBridge "AWS API Call via CloudTrail" event: `Ok` for a successful call the
 /// function acts on, in `me`'s account and Region and not made by `me`, with what the event says
 /// of the group; otherwise the reason to skip it.
-fn read_api_call(event: &Value, me: &Deployment) -> Result<(ApiCall, LogGroup), String> {
-    let function = &me.function;
+fn read_api_call(event: &Value, me: &Deployment<'_>) -> Result<(ApiCall, LogGroup), String> {
+    let function = me.function;
     let text = |v: Option<&Value>| v.and_then(Value::as_str).map(str::to_owned);
     let Some(detail) = event.get("detail").and_then(Value::as_object) else {
         return Err("malformed event: no detail object".into());
@@ -328,8 +304,8 @@ fn kind(value: &Value) -> &'static str {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::decision::{Decision, Goal, decide};
-    use crate::selection::Selection;
+    use crate::decision::{Decision, Goal, Rules, decide};
+    use crate::settings::RawSettings;
     use crate::sweep::request::CONTINUATION_KEY;
     use serde_json::json;
 
@@ -337,15 +313,28 @@ mod tests {
     const RESPONSE_URL: &str =
         "https://cloudformation-custom-resource-response-useast1.s3.amazonaws.com/x?sig=s";
 
-    fn function() -> Deployment {
-        Deployment {
-            function: FunctionArn::parse(
-                "arn:aws:lambda:us-east-1:111111111111:function:auto-subscribe",
-            )
-            .expect("valid ARN"),
+    /// What the tests' stack sets: its ID and the function's role name.
+    fn env() -> Environment {
+        Environment {
             stack_id: Some(STACK.into()),
             role_name: Some("logs-FunctionRole-1".into()),
+            ..Environment::default()
         }
+    }
+
+    /// The tests' function, deployed with `env` (leaked: a test's deployment lives as long as it).
+    fn deployed(env: Environment) -> Deployment<'static> {
+        let function =
+            FunctionArn::parse("arn:aws:lambda:us-east-1:111111111111:function:auto-subscribe")
+                .expect("valid ARN");
+        Deployment {
+            function: Box::leak(Box::new(function)),
+            env: Box::leak(Box::new(env)),
+        }
+    }
+
+    fn function() -> Deployment<'static> {
+        deployed(env())
     }
 
     fn event() -> Value {
@@ -491,7 +480,23 @@ mod tests {
     #[test]
     fn falls_back_to_detail_for_account_and_region() {
         let e = without(without(event(), "/account"), "/region");
-        assert!(created(&e).is_ok());
+        let group = created(&e).expect("account and Region from the detail");
+        assert_eq!(group.name.as_str(), "/aws/lambda/orders-api");
+        assert_eq!(
+            group.account.as_ref().map(|a| a.as_str()),
+            Some("111111111111")
+        );
+        // The detail's word is checked like the envelope's.
+        let other_account = with(
+            e.clone(),
+            "/detail/recipientAccountId",
+            json!("222222222222"),
+        );
+        let reason = created(&other_account).expect_err("another account");
+        assert!(reason.contains("account 222222222222"), "{reason}");
+        let other_region = with(e, "/detail/awsRegion", json!("eu-west-1"));
+        let reason = created(&other_region).expect_err("another Region");
+        assert!(reason.contains("Region eu-west-1"), "{reason}");
     }
 
     #[test]
@@ -596,7 +601,11 @@ mod tests {
         // The event carries the class; the decision skips what cannot hold a filter.
         let decided = |e: &Value| {
             let group = created(e).expect("a CreateLogGroup");
-            match decide(&group, &Selection::everything(), Goal::Subscribe, None) {
+            let rules = Rules::new(
+                &RawSettings::default().parse().expect("defaults are valid"),
+                Goal::Subscribe,
+            );
+            match decide(&group, &rules) {
                 Decision::Skip { reason } => Err(reason),
                 _ => Ok(()),
             }
@@ -627,10 +636,34 @@ mod tests {
 
     #[test]
     fn sweep_requests() {
-        let scheduled = json!({"version": "0", "source": "aws.events", "detail-type": "Scheduled Event", "detail": {}});
+        // The stack's schedules send a sweep order; a bare scheduled event (a schedule without
+        // Input) means the same full sweep.
+        for payload in [
+            include_str!("../../events/stack/sweep-order.json"),
+            include_str!("../../events/stack/scheduled-event.json"),
+        ] {
+            assert_eq!(
+                Invocation::parse(&fixture(payload), &function()),
+                Invocation::Sweep(SweepRequest::default()),
+                "{payload}"
+            );
+        }
+        let recent = fixture(include_str!("../../events/stack/recent-sweep-order.json"));
         assert_eq!(
-            Invocation::parse(&scheduled, &function()),
-            Invocation::Sweep(SweepRequest::default())
+            Invocation::parse(&recent, &function()),
+            Invocation::Sweep(SweepRequest::new(Some(2100)))
+        );
+        let continuation = fixture(include_str!("../../events/stack/sweep-continuation.json"));
+        let Invocation::Sweep(request) = Invocation::parse(&continuation, &function()) else {
+            panic!("a continuation")
+        };
+        assert_eq!(
+            (
+                request.next_token.as_deref(),
+                request.hops,
+                request.so_far.total
+            ),
+            (Some("2"), 1, 50)
         );
         let next = SweepRequest {
             next_token: Some("t".into()),
@@ -667,13 +700,43 @@ mod tests {
             panic!("a stack request")
         };
         let removal = SweepRequest {
-            custom_resource: Some(request.clone()),
+            custom_resource: Some(stack.request.clone()),
             ..SweepRequest::default()
         };
         assert_eq!(
             Invocation::parse(&removal.payload(), &function()),
             Invocation::Removal(removal, stack)
         );
+        // CloudFormation's own requests, as the fixtures hold them.
+        for (payload, kind) in [
+            (
+                include_str!("../../events/stack/custom-resource-create.json"),
+                "Create",
+            ),
+            (
+                include_str!("../../events/stack/custom-resource-update.json"),
+                "Update",
+            ),
+            (
+                include_str!("../../events/stack/custom-resource-delete.json"),
+                "Delete",
+            ),
+        ] {
+            let me = deployed(Environment {
+                stack_id: Some(
+                    "arn:aws:cloudformation:us-east-1:111111111111:stack/auto-subscribe/1".into(),
+                ),
+                ..env()
+            });
+            let Invocation::Stack(stack) = Invocation::parse(&fixture(payload), &me) else {
+                panic!("{kind}: a stack request")
+            };
+            assert_eq!(format!("{:?}", stack.request.request_type), kind);
+            assert_eq!(
+                stack.url.host(),
+                "cloudformation-custom-resource-response-useast1.s3.amazonaws.com"
+            );
+        }
         let broken = json!({"RequestType": "Delete"});
         assert!(matches!(
             Invocation::parse(&broken, &function()),
@@ -684,10 +747,10 @@ mod tests {
     #[test]
     fn requests_from_other_stacks_or_to_other_hosts_are_refused() {
         let other_stack = "arn:aws:cloudformation:us-east-1:111111111111:stack/other/2";
-        let unchecked = Deployment {
+        let unchecked = deployed(Environment {
             stack_id: None,
-            ..function()
-        };
+            ..env()
+        });
         for (request, me, why) in [
             (
                 stack_request(other_stack, RESPONSE_URL),
@@ -707,7 +770,7 @@ mod tests {
             ),
         ] {
             let removal = SweepRequest {
-                custom_resource: Some(request.clone()),
+                custom_resource: Some(CustomResourceRequest::read(&request).expect("a request")),
                 ..SweepRequest::default()
             }
             .payload();
@@ -741,7 +804,7 @@ mod tests {
                 }
                 other => panic!("{name}: {other:?}"),
             }
-            let skipped = |caller: &str, me: &Deployment| match Invocation::parse(
+            let skipped = |caller: &str, me: &Deployment<'_>| match Invocation::parse(
                 &filter_event(name, caller),
                 me,
             ) {
@@ -750,10 +813,10 @@ mod tests {
             };
             assert!(skipped(own, &function()).contains("own"));
             // Without the role's name, the session name alone identifies the function.
-            let any_role = Deployment {
+            let any_role = deployed(Environment {
                 role_name: None,
-                ..function()
-            };
+                ..env()
+            });
             let other_role = "arn:aws:sts::111111111111:assumed-role/Other/auto-subscribe";
             assert!(skipped(other_role, &any_role).contains("own"));
             // With it, a session of the same name under another role is someone else.

@@ -1,16 +1,18 @@
-//! Outcome counts as CloudWatch Embedded Metric Format (EMF) lines: one JSON line on stdout that
-//! CloudWatch Logs turns into metrics, so counting costs no API call. Namespace `AutoSubscribe`,
-//! dimension `FunctionName`; the stack alarms on `Failed`.
+//! What one invocation did, as CloudWatch Embedded Metric Format (EMF) lines: JSON lines on stdout
+//! that CloudWatch Logs turns into metrics, so counting costs no API call. Namespace
+//! `AutoSubscribe`, dimension `FunctionName`; the stack alarms on `Failed`. `main.rs` prints them.
 
 use serde_json::{Value, json};
 
-use crate::outcome::Tally;
+use super::{Answer, FunctionError};
+use crate::outcome::{OutcomeLabel, Tally};
+use crate::sweep::slices::SweepResponse;
 
 pub const NAMESPACE: &str = "AutoSubscribe";
 
 /// What one invocation did.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Counts {
+pub struct InvocationMetrics {
     /// The groups it handled, by outcome (an event's one group, or a sweep slice's).
     pub outcomes: Tally,
     /// Throttled answers that were retried.
@@ -24,7 +26,45 @@ pub struct Counts {
     pub sweep_kind: Option<&'static str>,
 }
 
-impl Counts {
+impl InvocationMetrics {
+    /// What an invocation that ended with `result` did, `throttled_retries` answers throttled on
+    /// the way. An error counts as one failed group.
+    pub fn of(result: &Result<Answer, FunctionError>, throttled_retries: u64) -> Self {
+        let mut metrics = Self {
+            throttled_retries,
+            ..Self::default()
+        };
+        match result {
+            Ok(Answer::Group(response)) => {
+                metrics.outcomes.add(response.outcome);
+                if response.repairs_stopped {
+                    metrics.repairs_stopped = response.log_group_name.clone();
+                }
+            }
+            Ok(Answer::Stack(_) | Answer::Refused(_)) => {}
+            Ok(Answer::Sweep(SweepResponse {
+                sweep,
+                stopped,
+                kind,
+            })) => {
+                metrics.outcomes = sweep.counts;
+                metrics.sweep_kind = Some(kind.as_str());
+                metrics.sweeps_stopped = u64::from(stopped.is_some());
+            }
+            Err(_) => metrics.outcomes.add(OutcomeLabel::Failed),
+        }
+        metrics
+    }
+
+    /// The lines to print, as of `timestamp_ms`: the counts, and the named group whose repairs
+    /// stopped, if any.
+    pub fn lines(&self, function_name: &str, timestamp_ms: u128) -> Vec<Value> {
+        let named = self.repairs_stopped_emf(function_name, timestamp_ms);
+        std::iter::once(self.emf(function_name, timestamp_ms))
+            .chain(named)
+            .collect()
+    }
+
     /// The EMF document for these counts, as of `timestamp_ms`.
     pub fn emf(&self, function_name: &str, timestamp_ms: u128) -> Value {
         let outcomes = &self.outcomes;
@@ -65,7 +105,7 @@ impl Counts {
 
     /// When repairs of a group stopped, a second document that names it (dimension
     /// `LogGroupName`), so an alarm or a dashboard shows which group two tools fight over.
-    pub fn repairs_stopped_emf(&self, function_name: &str, timestamp_ms: u128) -> Option<Value> {
+    fn repairs_stopped_emf(&self, function_name: &str, timestamp_ms: u128) -> Option<Value> {
         let group = self.repairs_stopped.as_ref()?;
         Some(json!({
             "_aws": {
@@ -86,13 +126,12 @@ impl Counts {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::outcome::OutcomeLabel;
 
     #[test]
     fn an_emf_document_declares_every_value_it_carries() {
-        let mut counts = Counts {
+        let mut counts = InvocationMetrics {
             throttled_retries: 3,
-            ..Counts::default()
+            ..InvocationMetrics::default()
         };
         counts.outcomes.add(OutcomeLabel::Subscribed);
         counts.outcomes.add(OutcomeLabel::Failed);
@@ -113,9 +152,9 @@ mod tests {
         );
         assert_eq!(doc["ThrottledRetries"], 3);
         assert!(doc.get("SweepKind").is_none());
-        let recent = Counts {
+        let recent = InvocationMetrics {
             sweep_kind: Some("recent"),
-            ..Counts::default()
+            ..InvocationMetrics::default()
         };
         let doc = recent.emf("f", 1);
         assert_eq!(doc["SweepKind"], "recent");
@@ -123,10 +162,50 @@ mod tests {
             doc["_aws"]["CloudWatchMetrics"][0]["Dimensions"],
             json!([["FunctionName"], ["FunctionName", "SweepKind"]])
         );
-        assert!(counts.repairs_stopped_emf("f", 1).is_none());
+        assert_eq!(counts.lines("f", 1).len(), 1, "no group named");
         counts.repairs_stopped = Some("/contested".into());
-        let named = counts.repairs_stopped_emf("f", 1).expect("a document");
+        let lines = counts.lines("f", 1);
+        let [all, named] = lines.as_slice() else {
+            panic!("two lines: {lines:?}")
+        };
         assert_eq!(named["LogGroupName"], "/contested");
-        assert_eq!(counts.emf("f", 1)["RepairsStopped"], 1);
+        assert_eq!(all["RepairsStopped"], 1);
+    }
+
+    #[test]
+    fn an_invocation_counts_what_it_answered() {
+        use crate::function::Response;
+        let group = |outcome| {
+            Ok(Answer::Group(Response {
+                log_group_name: Some("/a".into()),
+                outcome,
+                reason: None,
+                removed_filters: Vec::new(),
+                repairs_stopped: false,
+            }))
+        };
+        let subscribed = InvocationMetrics::of(&group(OutcomeLabel::Subscribed), 2);
+        assert_eq!(
+            (
+                subscribed.outcomes.subscribed,
+                subscribed.outcomes.total,
+                subscribed.throttled_retries
+            ),
+            (1, 1, 2)
+        );
+        let refused = Ok(Answer::Refused(Response {
+            log_group_name: None,
+            outcome: OutcomeLabel::Skipped,
+            reason: Some("custom resource request refused".into()),
+            removed_filters: Vec::new(),
+            repairs_stopped: false,
+        }));
+        assert_eq!(
+            InvocationMetrics::of(&refused, 0).outcomes,
+            Tally::default(),
+            "a refusal is no group's outcome"
+        );
+        let failed = Err(FunctionError::Identity("nonsense".into()));
+        assert_eq!(InvocationMetrics::of(&failed, 0).outcomes.failed, 1);
     }
 }

@@ -1,20 +1,42 @@
-//! The function as a process: its settings read from the environment at cold start, an unusable
-//! configuration reported to the Runtime API, and each invocation's metrics line.
+//! The function as a process, at init: its logging, settings and deployment read from the
+//! environment once (through the lookup `main.rs` passes, so tests give their own), and an unusable
+//! configuration reported to the Runtime API.
 
-use std::sync::atomic::Ordering;
-use std::time::{SystemTime, UNIX_EPOCH};
-
-use serde_json::Value;
 use tracing::warn;
 use tracing_subscriber::filter::{LevelFilter, Targets};
 use tracing_subscriber::prelude::*;
 
-use super::{Answer, Function, FunctionError};
-use crate::aws::sdk::SdkAws;
-use crate::outcome::OutcomeLabel;
-use crate::settings::{ConfigError, RawSettings, Setting, Settings, env_var};
+use crate::settings::{ConfigError, RawSettings, Setting, Settings};
+use crate::stack::response_url::Endpoints;
 
-use super::metrics::Counts;
+/// What the function's environment says of its deployment, read once at init.
+#[derive(Debug, Clone, Default)]
+pub struct Environment {
+    /// The stack the function belongs to (`STACK_ID`): the only one whose requests it acts on.
+    pub stack_id: Option<String>,
+    /// The function's role name (`FUNCTION_ROLE_NAME`), to know its own calls in CloudTrail.
+    pub role_name: Option<String>,
+    /// The SDK's configured endpoints, whose origin a response URL may use (a local AWS).
+    pub endpoints: Endpoints,
+    /// The function's name (`AWS_LAMBDA_FUNCTION_NAME`), the metrics' dimension.
+    pub function_name: String,
+}
+
+impl Environment {
+    /// Reads the variables the stack and Lambda set, through `lookup` (blank counts as unset).
+    pub fn read(lookup: impl Fn(&str) -> Option<String>) -> Self {
+        let get = |name: &str| lookup(name).filter(|v| !v.trim().is_empty());
+        Self {
+            stack_id: get("STACK_ID"),
+            role_name: get("FUNCTION_ROLE_NAME"),
+            endpoints: Endpoints {
+                s3: get("AWS_ENDPOINT_URL_S3"),
+                all: get("AWS_ENDPOINT_URL"),
+            },
+            function_name: get("AWS_LAMBDA_FUNCTION_NAME").unwrap_or_default(),
+        }
+    }
+}
 
 /// The function's own log group, set by Lambda.
 pub const OWN_LOG_GROUP: &str = "AWS_LAMBDA_LOG_GROUP_NAME";
@@ -26,13 +48,14 @@ pub const LOG_LEVEL: &str = "LOG_LEVEL";
 /// Starts logging as Lambda's advanced logging controls ask: JSON lines when
 /// `AWS_LAMBDA_LOG_FORMAT` is JSON, at the level of [`LOG_LEVEL`], else `AWS_LAMBDA_LOG_LEVEL`,
 /// else `RUST_LOG` (a level, or `target=level` pairs), else INFO.
-pub fn init_logging() {
+pub fn init_logging(lookup: impl Fn(&str) -> Option<String>) {
+    let get = |name: &str| lookup(name).filter(|v| !v.trim().is_empty());
     let filter = [LOG_LEVEL, "AWS_LAMBDA_LOG_LEVEL", "RUST_LOG"]
         .into_iter()
-        .find_map(env_var)
+        .find_map(get)
         .and_then(|level| log_filter(&level))
         .unwrap_or_else(|| Targets::new().with_default(LevelFilter::INFO));
-    let json = env_var("AWS_LAMBDA_LOG_FORMAT").is_some_and(|f| f.eq_ignore_ascii_case("json"));
+    let json = get("AWS_LAMBDA_LOG_FORMAT").is_some_and(|f| f.eq_ignore_ascii_case("json"));
     let lines = tracing_subscriber::fmt::layer()
         .with_target(false)
         .without_time();
@@ -57,9 +80,9 @@ fn log_filter(text: &str) -> Option<Targets> {
 
 /// Reads the settings from the environment, adding the function's own log group to the exclusions
 /// (subscribing it would ship our own logs, and a filter on it is nobody's intent).
-pub fn settings_from_env() -> Result<Settings, ConfigError> {
-    let mut settings = RawSettings::from_env(|k| std::env::var(k).ok()).parse()?;
-    if let Ok(own) = std::env::var(OWN_LOG_GROUP) {
+pub fn settings_from_env(lookup: impl Fn(&str) -> Option<String>) -> Result<Settings, ConfigError> {
+    let mut settings = RawSettings::from_env(&lookup).parse()?;
+    if let Some(own) = lookup(OWN_LOG_GROUP) {
         settings.selection =
             settings
                 .selection
@@ -70,47 +93,6 @@ pub fn settings_from_env() -> Result<Settings, ConfigError> {
                 })?;
     }
     Ok(settings)
-}
-
-impl Function<SdkAws> {
-    /// Handles one invocation, then prints its outcome as an EMF metrics line (see
-    /// [`super::metrics`]): counted by CloudWatch Logs, at no API cost.
-    pub async fn invoke(
-        &self,
-        payload: &Value,
-        invoked_function_arn: &str,
-        deadline_ms: u64,
-    ) -> Result<Answer, FunctionError> {
-        let throttled = || self.aws.stats().throttled.load(Ordering::Relaxed);
-        let before = throttled();
-        let result = self
-            .handle(payload, invoked_function_arn, deadline_ms)
-            .await;
-        let mut counts = match &result {
-            Ok(answer) => answer.counts(),
-            Err(_) => {
-                let mut counts = Counts::default();
-                counts.outcomes.add(OutcomeLabel::Failed);
-                counts
-            }
-        };
-        counts.throttled_retries = throttled().saturating_sub(before);
-        let function_name = std::env::var("AWS_LAMBDA_FUNCTION_NAME").unwrap_or_default();
-        let now = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .unwrap_or_default();
-        println!("{}", counts.emf(&function_name, now.as_millis()));
-        if let Some(named) = counts.repairs_stopped_emf(&function_name, now.as_millis()) {
-            println!("{named}");
-        }
-        result
-    }
-}
-
-/// The stack the function belongs to (`STACK_ID`) and its role's name (`FUNCTION_ROLE_NAME`), as
-/// the stack sets them.
-pub fn deployment_from_env() -> (Option<String>, Option<String>) {
-    (env_var("STACK_ID"), env_var("FUNCTION_ROLE_NAME"))
 }
 
 /// Tells the Runtime API that initialisation failed (`/runtime/init/error`), so the invocation fails

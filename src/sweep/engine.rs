@@ -9,7 +9,7 @@
 //! more pass at the end instead of being reported lost. A deadline stops the listing, for a run
 //! that must fit in a Lambda invocation; the summary then says where to continue, and which
 //! groups the second pass had no time left for ([`Summary::leftovers`]: the next run takes them
-//! first, through [`Job::carried`]).
+//! first, through [`Resume::carried`]).
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -18,30 +18,20 @@ use serde::Serialize;
 use tokio::sync::{Mutex, mpsc};
 use tokio::task::JoinSet;
 
-use crate::aws::{ApiError, Aws, LogGroupInfo};
-use crate::decision::{Goal, LogGroup};
-use crate::destination::Destination;
-use crate::filter::FilterSpec;
+use crate::aws::{ApiError, Aws};
+use crate::decision::Rules;
+use crate::destination::DestinationCache;
+use crate::group::{ListedGroup, LogGroup};
 use crate::names::DestinationArn;
 use crate::outcome::{Outcome, OutcomeLabel, Tally};
-use crate::plan::ExistingFilters;
 use crate::reconcile::Reconciler;
-use crate::selection::Selection;
 
-/// What a run does to every group it lists.
+/// What a run does to every group it lists, and where it starts.
 #[derive(Debug, Clone)]
 pub struct Job {
-    /// Our filter, but for its destination.
-    pub filter: FilterSpec,
+    pub rules: Rules,
     /// The destination, read and checked once before the run.
     pub destination: DestinationArn,
-    pub mode: ExistingFilters,
-    pub selection: Selection,
-    pub goal: Goal,
-    /// A recent-groups sweep: only groups created at or after this instant (epoch milliseconds)
-    /// are checked; the others are counted as not checked.
-    pub created_after_ms: Option<u64>,
-    pub dry_run: bool,
     /// Groups in flight at once. The token buckets set the pace; enough workers keep every bucket
     /// busy while others wait on AWS's answers.
     pub workers: usize,
@@ -49,10 +39,17 @@ pub struct Job {
     /// finished and [`Summary::next_token`] says where to continue. For a run that must fit in a
     /// Lambda invocation: set it early enough to finish what is queued.
     pub deadline: Option<Instant>,
-    /// Continue a sweep from this DescribeLogGroups token.
+    /// Where an earlier run stopped; the default starts from the first page.
+    pub resume: Resume,
+}
+
+/// Where a run picks up a sweep an earlier run left.
+#[derive(Debug, Clone, Default)]
+pub struct Resume {
+    /// Continue from this DescribeLogGroups token.
     pub start_token: Option<String>,
     /// Groups a previous run had no time left to try again: handled before any listing.
-    pub carried: Vec<LogGroupInfo>,
+    pub carried: Vec<ListedGroup>,
     /// The listing already reached its end: handle `carried` only.
     pub listing_done: bool,
 }
@@ -69,7 +66,7 @@ pub struct Summary {
     /// Groups whose calls kept being throttled, not tried again because the deadline had passed;
     /// not counted yet.
     #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub leftovers: Vec<LogGroupInfo>,
+    pub leftovers: Vec<ListedGroup>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -109,23 +106,19 @@ where
     let run = Arc::new(Run::new(job));
     let progress = Arc::new(progress);
     let in_flight = run.job.workers.max(1);
-    let (queue_tx, queue_rx) = mpsc::channel::<LogGroupInfo>(in_flight * 4);
-    let (done_tx, mut done_rx) = mpsc::channel::<(LogGroupInfo, Outcome)>(in_flight * 4);
+    let (queue_tx, queue_rx) = mpsc::channel::<ListedGroup>(in_flight * 4);
+    let (done_tx, mut done_rx) = mpsc::channel::<(ListedGroup, Outcome)>(in_flight * 4);
     let queue_rx = Arc::new(Mutex::new(queue_rx));
 
-    // The prefix narrows the listing only when groups outside the selection need no visit.
-    let prefix = match run.job.goal {
-        Goal::Subscribe | Goal::Remove => run.job.selection.literal_prefix(),
-        Goal::Converge => None,
-    };
+    let resume = &run.job.resume;
     let lister = tokio::spawn(list(
         aws.clone(),
         Listing {
-            prefix,
-            start_token: run.job.start_token.clone(),
+            prefix: run.job.rules.listing_prefix(),
+            start_token: resume.start_token.clone(),
             deadline: run.job.deadline,
-            carried: run.job.carried.clone(),
-            done: run.job.listing_done,
+            carried: resume.carried.clone(),
+            done: resume.listing_done,
         },
         queue_tx,
         progress.clone(),
@@ -147,7 +140,7 @@ where
     drop(done_tx);
 
     let mut summary = Summary::default();
-    let mut retry_later: Vec<LogGroupInfo> = Vec::new();
+    let mut retry_later: Vec<ListedGroup> = Vec::new();
     while let Some((group, outcome)) = done_rx.recv().await {
         if outcome.is_retryable_failure() {
             retry_later.push(group);
@@ -182,7 +175,7 @@ struct Listing {
     prefix: Option<String>,
     start_token: Option<String>,
     deadline: Option<Instant>,
-    carried: Vec<LogGroupInfo>,
+    carried: Vec<ListedGroup>,
     /// Queue `carried` only.
     done: bool,
 }
@@ -193,7 +186,7 @@ struct Listing {
 async fn list<A: Aws, P: Fn(Progress)>(
     aws: Arc<A>,
     listing: Listing,
-    queue: mpsc::Sender<LogGroupInfo>,
+    queue: mpsc::Sender<ListedGroup>,
     progress: Arc<P>,
 ) -> Result<Option<String>, ApiError> {
     for group in listing.carried {
@@ -232,31 +225,25 @@ async fn list<A: Aws, P: Fn(Progress)>(
 /// A job, with its destination ready for every group.
 struct Run {
     job: Job,
-    destination: Destination,
+    destination: DestinationCache,
 }
 
 impl Run {
     fn new(job: Job) -> Self {
-        let destination = Destination::fixed(job.destination.clone());
+        let destination = DestinationCache::fixed(job.destination.clone());
         Self { job, destination }
     }
 
     /// One listed group, reconciled as a new group's event would be.
-    async fn handle<A: Aws>(&self, aws: &A, info: &LogGroupInfo) -> Outcome {
+    async fn handle<A: Aws>(&self, aws: &A, info: &ListedGroup) -> Outcome {
         let group = match LogGroup::from_listing(info) {
             Ok(group) => group,
             Err(reason) => return Outcome::skipped(reason),
         };
-        let job = &self.job;
         let reconciler = Reconciler {
-            filter: &job.filter,
-            mode: job.mode,
-            selection: &job.selection,
-            goal: job.goal,
-            created_after_ms: job.created_after_ms,
+            rules: &self.job.rules,
             destination: &self.destination,
-            region: job.destination.region(),
-            dry_run: job.dry_run,
+            region: self.job.destination.region(),
         };
         // The destination was checked before the run, so this cannot fail; if it did, the group
         // failed, and the run goes on.
@@ -270,22 +257,31 @@ impl Run {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::aws::fake::{FakeAws, desired, destination, spec};
+    use crate::aws::fake::FakeAws;
+    use crate::decision::Goal;
+    use crate::fixtures::{desired, destination, spec};
+    use crate::plan::ExistingFilters;
+    use crate::selection::Selection;
+
+    /// The default filter, every group but `/excluded/*`, towards `goal`.
+    fn rules(goal: Goal) -> Rules {
+        Rules {
+            filter: spec(),
+            mode: ExistingFilters::Replace,
+            selection: Selection::new(&[], &["/excluded/*".into()]).expect("valid"),
+            goal,
+            created_after_ms: None,
+            dry_run: false,
+        }
+    }
 
     fn job() -> Job {
         Job {
-            filter: spec(),
+            rules: rules(Goal::Subscribe),
             destination: destination(),
-            mode: ExistingFilters::Replace,
-            selection: Selection::new(&[], &["/excluded/*".into()]).expect("valid"),
-            goal: Goal::Subscribe,
-            created_after_ms: None,
-            dry_run: false,
             workers: 4,
             deadline: None,
-            start_token: None,
-            carried: Vec::new(),
-            listing_done: false,
+            resume: Resume::default(),
         }
     }
 
@@ -315,7 +311,10 @@ mod tests {
         loop {
             let job = Job {
                 deadline: Some(Instant::now()),
-                start_token: token,
+                resume: Resume {
+                    start_token: token,
+                    ..Resume::default()
+                },
                 ..job()
             };
             let summary = run(aws.clone(), job, |_| {}).await.expect("listed");
@@ -327,11 +326,7 @@ mod tests {
             }
         }
         assert_eq!((runs, total), (5, 9), "9 groups in pages of 2");
-        assert_eq!(
-            aws.calls().iter().filter(|c| *c == "describe").count(),
-            9,
-            "each group visited once"
-        );
+        assert_eq!(aws.count("describe"), 9, "each group visited once");
         for i in 0..9 {
             assert_eq!(
                 aws.filter_names(&format!("/g{i:02}")),
@@ -352,11 +347,10 @@ mod tests {
             aws.add_group("/c", vec![foreign("shipper")]);
             aws
         };
-        // Every group selected, as the stack's removal runs it.
+        // The stack's removal: every group, whatever the selection says.
         let aws = groups();
         let everything = Job {
-            goal: Goal::Remove,
-            selection: Selection::new(&[], &[]).expect("valid"),
+            rules: rules(Goal::Teardown),
             ..job()
         };
         let summary = run(aws.clone(), everything, |_| {}).await.expect("listed");
@@ -372,7 +366,7 @@ mod tests {
         // With a selection (`backfill --remove --exclude ...`), unselected groups keep ours.
         let aws = groups();
         let selected = Job {
-            goal: Goal::Remove,
+            rules: rules(Goal::Remove),
             ..job()
         };
         let summary = run(aws.clone(), selected, |_| {}).await.expect("listed");
@@ -389,7 +383,7 @@ mod tests {
         let deletes = aws
             .calls()
             .iter()
-            .filter(|c| c.starts_with("delete"))
+            .filter(|c| c.key().starts_with("delete"))
             .count();
         assert_eq!(deletes, 1, "{:?}", aws.calls());
     }
@@ -403,7 +397,7 @@ mod tests {
         );
         aws.add_group("/excluded/c", vec![foreign("shipper")]);
         let narrowed = Job {
-            goal: Goal::Converge,
+            rules: rules(Goal::Converge),
             ..job()
         };
         let summary = run(aws.clone(), narrowed, |_| {}).await.expect("listed");
@@ -440,7 +434,7 @@ mod tests {
             ),
             (3, 1, 1, 1)
         );
-        let describes = aws.calls().iter().filter(|c| *c == "describe").count();
+        let describes = aws.count("describe");
         assert_eq!(describes, 2, "the excluded group is never described");
     }
 
@@ -484,8 +478,11 @@ mod tests {
         assert!(aws.filter_names("/a").is_empty());
         // The next run handles the carried group first, and lists nothing when the listing ended.
         let next = Job {
-            carried: leftovers,
-            listing_done: true,
+            resume: Resume {
+                carried: leftovers,
+                listing_done: true,
+                ..Resume::default()
+            },
             ..job()
         };
         let calls_before = aws.calls().len();
@@ -498,7 +495,9 @@ mod tests {
         assert!(summary.leftovers.is_empty());
         assert_eq!(aws.filter_names("/a"), vec!["central-logging"]);
         assert!(
-            !aws.calls()[calls_before..].contains(&"describe-log-groups".to_owned()),
+            !aws.calls()[calls_before..]
+                .iter()
+                .any(|c| *c == "describe-log-groups"),
             "no listing"
         );
     }
@@ -516,7 +515,10 @@ mod tests {
         assert_eq!(summary.counts.failed, 1);
         assert_eq!(summary.failures[0].log_group_name, "/a");
         assert_eq!(
-            aws.calls().iter().filter(|c| c.starts_with("put")).count(),
+            aws.calls()
+                .iter()
+                .filter(|c| c.key().starts_with("put"))
+                .count(),
             1
         );
     }
@@ -524,7 +526,7 @@ mod tests {
     #[tokio::test]
     async fn classes_other_than_standard_are_skipped_without_a_call() {
         let aws = Arc::new(FakeAws::default());
-        let group = LogGroupInfo {
+        let group = ListedGroup {
             name: "/ia".into(),
             class: Some("INFREQUENT_ACCESS".into()),
             arn: None,

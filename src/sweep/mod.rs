@@ -4,13 +4,11 @@
 //! - [`engine`]: the lister, the workers and the deadline; `backfill` runs it whole, the function
 //!   one slice per invocation;
 //! - [`request`]: what a sweep invocation carries to the next (serde);
-//! - [`lambda`]: the function's sweep: a slice, then hand on to the next invocation;
-//! - [`stack`]: CloudFormation's custom resource, which starts a sweep on create and update and
-//!   drives the removal on delete. It calls the sweep; the sweep never calls it;
-//! - [`response_url`]: where an answer to CloudFormation may be sent.
+//! - [`slices`]: the function's sweep: a slice, then hand on to the next invocation.
+//!
+//! The stack's lifecycle ([`crate::stack`]) drives a removal through [`slices`]; nothing here
+//! calls it.
 
 pub mod engine;
-pub mod lambda;
 pub mod request;
-pub mod response_url;
-pub mod stack;
+pub mod slices;

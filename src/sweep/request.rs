@@ -4,13 +4,14 @@
 //!
 //! Anyone who may invoke the function can write one, so nothing in it is trusted for a
 //! destructive action: a sweep request only ever subscribes or converges. A removal is a request
-//! that carries the stack's Delete request, and the stack code confirms with CloudFormation,
-//! slice by slice, that the stack is being deleted. An older payload's `remove` flag is ignored.
+//! that carries the stack's Delete request, and the stack's lifecycle confirms with
+//! CloudFormation, slice by slice, that the stack is being deleted.
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::aws::LogGroupInfo;
+use crate::cloudformation::CustomResourceRequest;
+use crate::group::ListedGroup;
 use crate::outcome::Tally;
 
 /// A chain of invocations may hand on this many times whatever its size...
@@ -33,7 +34,7 @@ pub const CONTINUATION_KEY: &str = "autoSubscribeSweep";
 
 /// A request to sweep the account: a new sweep, or one continuing where the previous invocation
 /// stopped.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", default)]
 pub struct SweepRequest {
     /// The DescribeLogGroups token to continue from.
@@ -42,11 +43,11 @@ pub struct SweepRequest {
     /// Groups whose calls kept being throttled when the previous invocation ran out of time:
     /// handled first by the next.
     #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub retry: Vec<LogGroupInfo>,
+    pub retry: Vec<ListedGroup>,
     /// For a stack's removal, the CloudFormation request to answer when the sweep ends. The sweep
-    /// carries it without reading it; the stack code does.
+    /// carries it without acting on it; the stack's lifecycle does, once it is admitted again.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub custom_resource: Option<Value>,
+    pub custom_resource: Option<CustomResourceRequest>,
     /// When the sweep's first invocation began, epoch milliseconds; `None` until one has.
     pub started_at_ms: Option<u64>,
     /// What the sweep's earlier invocations did, so its last one can report the whole sweep.
@@ -102,7 +103,7 @@ impl SweepRequest {
         started_at_ms: u64,
         slice: &Tally,
         next_token: Option<&str>,
-        mut retry: Vec<LogGroupInfo>,
+        mut retry: Vec<ListedGroup>,
     ) -> Self {
         let mut so_far = self.so_far.plus(slice);
         if retry.len() > MAX_CARRIED {
@@ -203,8 +204,12 @@ mod tests {
 
     #[test]
     fn a_continuation_carries_the_sweep_across_invocations() {
+        let delete: Value = serde_json::from_str(include_str!(
+            "../../events/stack/custom-resource-delete.json"
+        ))
+        .expect("fixture is JSON");
         let removal = SweepRequest {
-            custom_resource: Some(json!({"RequestId": "r"})),
+            custom_resource: Some(CustomResourceRequest::read(&delete).expect("a request")),
             ..Default::default()
         };
         let slice = Tally {
@@ -223,12 +228,16 @@ mod tests {
             (read_back.so_far.total, read_back.so_far.unsubscribed),
             (50, 7)
         );
-        assert!(read_back.custom_resource.is_some() && read_back.is_continuation());
+        assert_eq!(
+            read_back.custom_resource, removal.custom_resource,
+            "carried typed"
+        );
+        assert!(read_back.is_continuation());
         // A third invocation adds its slice to the first's.
         let third = read_back.continued(1_700_000_000_000, &slice, Some("token-3"), vec![]);
         assert_eq!((third.so_far.total, third.hops), (100, 2));
         // The last listing page is followed by an invocation for the groups to try again.
-        let retry = vec![LogGroupInfo {
+        let retry = vec![ListedGroup {
             name: "/throttled".into(),
             class: None,
             arn: None,

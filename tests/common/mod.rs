@@ -316,7 +316,7 @@ impl Account {
 }
 
 /// The central (recipient) account with a CloudWatch Logs destination whose access policy allows
-/// the given sender accounts, as seeds 000-002 set it up; and a second destination, another
+/// the given sender accounts, as the AWS documentation sets it up; and a second destination, another
 /// vendor's, for the "foreign" filters tests put beside ours.
 pub struct Central {
     pub account: Account,

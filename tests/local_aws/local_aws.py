@@ -2,7 +2,7 @@
 """The local AWS for tests, the demo and the benchmarks: moto's server, plus what moto lacks and
 auto-subscribe depends on.
 
-Added to moto's CloudWatch Logs (PRODUCT.md, "Local AWS for tests"):
+Added to moto's CloudWatch Logs (CONTRIBUTING.md, "The local AWS"):
 - PutSubscriptionFilter to a CloudWatch Logs *destination* ARN (moto looks it up as a log group),
   with the destination's access policy checked across accounts (Principal account IDs or root ARNs,
   "*", and an aws:PrincipalOrgID condition against organizations registered here);

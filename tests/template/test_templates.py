@@ -369,7 +369,7 @@ def test_convergence_resources():
         "ExcludeTags",
     ]:
         assert name in properties, name
-    assert properties["RemoveOnDelete"] == {"Ref": "RemoveFiltersOnDelete"}
+    assert properties["RemoveFiltersOnDelete"] == {"Ref": "RemoveFiltersOnDelete"}
     # The removal on delete answers within this (the function reads it from the request).
     assert properties["ServiceTimeout"] == 3600
     events = template["Resources"]["Function"]["Properties"]["Events"]

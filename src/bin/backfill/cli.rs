@@ -7,7 +7,6 @@ use std::io::IsTerminal;
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
-use std::time::Duration;
 
 use clap::{Parser, ValueEnum};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
@@ -16,11 +15,11 @@ use auto_subscribe::aws::Aws;
 use auto_subscribe::aws::pacing::{FILTER_API_QUOTA, Pacing};
 use auto_subscribe::aws::retry::RetryPolicy;
 use auto_subscribe::aws::sdk::{SdkAws, load_config};
-use auto_subscribe::decision::Goal;
-use auto_subscribe::destination::Destination;
+use auto_subscribe::decision::{Goal, Rules};
+use auto_subscribe::destination::resolve_once;
 use auto_subscribe::outcome::OutcomeLabel;
 use auto_subscribe::settings::{DEFAULT_PARAMETER, DestinationSource, RawSettings, Setting};
-use auto_subscribe::sweep::engine::{Job, Progress, Summary, run};
+use auto_subscribe::sweep::engine::{Job, Progress, Resume, Summary, run};
 
 /// Subscribes the log groups that already exist to the central logging destination, with the same
 /// plan as the auto-subscribe function, paced under CloudWatch Logs' API quotas.
@@ -37,7 +36,7 @@ pub struct Args {
     /// Use this destination ARN instead of reading the parameter.
     #[arg(long = Setting::DestinationArn.long())]
     pub destination_arn: Option<String>,
-    /// Store --destination-arn into the parameter first (as seed 003's init script did).
+    /// Store --destination-arn into the parameter first (as the AWS sample's init script does).
     #[arg(long, requires = "destination_arn")]
     pub save_parameter: bool,
     /// The name of the filter this tool owns [default: central-logging].
@@ -166,10 +165,7 @@ pub async fn main() -> ExitCode {
             "storing the destination in SSM parameter {name}: {e}"
         ));
     }
-    let destination = match Destination::new(settings.destination.clone(), Duration::ZERO)
-        .get(aws.as_ref(), &region)
-        .await
-    {
+    let destination = match resolve_once(&settings.destination, aws.as_ref(), &region).await {
         Ok(d) => d,
         Err(e) => return usage(e.to_string()),
     };
@@ -179,23 +175,19 @@ pub async fn main() -> ExitCode {
             .unwrap_or_default();
         u64::try_from(now.saturating_sub(within).as_millis()).unwrap_or(0)
     });
+    let goal = if args.remove {
+        Goal::Remove
+    } else {
+        Goal::Subscribe
+    };
     let job = Job {
-        created_after_ms,
-        filter: settings.filter.clone(),
+        rules: Rules::new(&settings, goal)
+            .within(created_after_ms)
+            .dry_run(args.dry_run),
         destination,
-        mode: settings.existing_filters,
-        selection: settings.selection.clone(),
-        goal: if args.remove {
-            Goal::Remove
-        } else {
-            Goal::Subscribe
-        },
-        dry_run: args.dry_run,
         workers: 16,
         deadline: None,
-        start_token: None,
-        carried: Vec::new(),
-        listing_done: false,
+        resume: Resume::default(),
     };
 
     let bar = progress_bar(args.output);

@@ -1,10 +1,11 @@
 #!/usr/bin/env python3
-"""Seed 003's init script (init_account_central_logging.py with CentralLogging.py), as the AWS blog
-post describes it: store the destination ARN in SSM, then for every log group, sequentially, read
+"""The AWS blog sample's init script ("Stream Amazon CloudWatch Logs to a Centralized Account for
+Audit and Analysis": init_account_central_logging.py with CentralLogging.py), as the post
+describes it: store the destination ARN in SSM, then for every log group, sequentially, read
 the destination from SSM, delete every subscription filter, and put the central one. Kept only as
 the benchmark's point of comparison; it is not part of auto-subscribe.
 
-Usage: seed003_backfill.py DESTINATION_ARN   (endpoint, region and credentials from the environment)
+Usage: aws_sample_backfill.py DESTINATION_ARN   (endpoint, region and credentials from the environment)
 """
 
 import sys

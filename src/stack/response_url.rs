@@ -7,8 +7,6 @@
 
 use hyper::Uri;
 
-use crate::settings::env_var;
-
 /// The DNS suffix of a partition's public endpoints.
 fn dns_suffix(partition: &str) -> Option<&'static str> {
     Some(match partition {
@@ -29,21 +27,12 @@ pub struct ResponseUrl {
     uri: Uri,
 }
 
-/// Endpoints configured for the SDK, whose origin a response URL may also use.
+/// Endpoints configured for the SDK (`AWS_ENDPOINT_URL_S3`, `AWS_ENDPOINT_URL`, read at init),
+/// whose origin a response URL may also use.
 #[derive(Debug, Clone, Default)]
 pub struct Endpoints {
     pub s3: Option<String>,
     pub all: Option<String>,
-}
-
-impl Endpoints {
-    /// `AWS_ENDPOINT_URL_S3` and `AWS_ENDPOINT_URL`, as the SDK reads them.
-    pub fn from_env() -> Self {
-        Self {
-            s3: env_var("AWS_ENDPOINT_URL_S3"),
-            all: env_var("AWS_ENDPOINT_URL"),
-        }
-    }
 }
 
 impl ResponseUrl {

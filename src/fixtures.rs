@@ -1,0 +1,47 @@
+//! What the unit tests share that is not AWS: the central destination and the filter they want.
+
+use crate::decision::{Goal, Rules};
+use crate::filter::{DesiredFilter, FilterSpec};
+use crate::names::{DestinationArn, FilterName};
+use crate::plan::ExistingFilters;
+use crate::selection::Selection;
+
+/// The central destination the unit tests subscribe to.
+pub const DEST: &str = "arn:aws:logs:us-east-1:999999999999:destination:central";
+
+/// `central-logging` to [`DEST`], with the default settings.
+pub fn desired() -> DesiredFilter {
+    spec().to(destination())
+}
+
+/// `central-logging` with the default settings, before its destination is known.
+pub fn spec() -> FilterSpec {
+    FilterSpec {
+        name: FilterName::parse("central-logging").expect("valid"),
+        pattern: String::new(),
+        role: None,
+        distribution: None,
+    }
+}
+
+/// [`DEST`], parsed.
+pub fn destination() -> DestinationArn {
+    DestinationArn::parse(DEST).expect("valid")
+}
+
+/// Every log group: `*`, nothing excluded.
+pub fn everything() -> Selection {
+    Selection::new(&[], &[]).expect("`*` is a valid glob")
+}
+
+/// [`spec`]'s filter in `mode` over every group, towards `goal`, writing.
+pub fn rules(mode: ExistingFilters, goal: Goal) -> Rules {
+    Rules {
+        filter: spec(),
+        mode,
+        selection: everything(),
+        goal,
+        created_after_ms: None,
+        dry_run: false,
+    }
+}

@@ -1,0 +1,578 @@
+//! The function's sweep: one slice of the [`super::engine`] per invocation, within the
+//! invocation's time, then handed on to the next invocation (the function invokes itself
+//! asynchronously with a [`SweepRequest`]) until the whole account is covered.
+//!
+//! A plain sweep (the schedule, or one the stack started) ends here; a stack's removal is driven
+//! by [`crate::stack`], which calls [`Sweeper::slice`] and [`Sweeper::hand_on`] and answers
+//! CloudFormation itself.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use serde::Serialize;
+use thiserror::Error;
+use tracing::{error, info, warn};
+
+use super::engine::Resume;
+use super::engine::{self, Job, Summary};
+use super::request::{SweepKind, SweepRequest};
+use crate::aws::{ApiError, Aws};
+use crate::decision::{Goal, Rules};
+use crate::destination::{DestinationCache, DestinationError};
+use crate::filter::DesiredFilter;
+use crate::names::{DestinationArn, FunctionArn};
+use crate::outcome::Tally;
+use crate::settings::Settings;
+
+/// A sweep invocation stops listing new groups this long before the runtime's deadline, to
+/// finish the groups already listed (at most a page and the queue: well under a minute at 5/s).
+pub const SWEEP_RESERVE: Duration = Duration::from_secs(60);
+/// And lists for at most this long, so CreateLogGroup events queued behind a sweep (the stack runs
+/// one execution environment) wait minutes, not the whole sweep.
+pub const SWEEP_SLICE: Duration = Duration::from_secs(120);
+
+/// Groups in flight at once in a sweep slice: enough to keep every token bucket busy.
+const WORKERS: usize = 8;
+
+/// Why a sweep invocation could not do its part.
+#[derive(Debug, Error)]
+pub enum SweepError {
+    #[error(transparent)]
+    Destination(#[from] DestinationError),
+    #[error("listing the log groups: {0}")]
+    Listing(ApiError),
+    #[error("handing on to the next invocation: {0}")]
+    HandOn(ApiError),
+    #[error("starting the sweep: {0}")]
+    Start(ApiError),
+}
+
+/// One invocation's share of a sweep; `sweep.nextToken` is set when the next invocation continues.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SweepResponse {
+    pub sweep: Summary,
+    /// Which kind of sweep: `full`, `recent` or `removal`.
+    pub kind: SweepKind,
+    /// Why the chain was stopped instead of handed on (see [`SweepRequest::past_hop_limit`]).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub stopped: Option<String>,
+}
+
+/// What one slice did, and what comes next.
+#[derive(Debug)]
+pub struct Slice {
+    pub summary: Summary,
+    /// The filter the sweep worked with (a removal names it in its answer).
+    pub desired: DesiredFilter,
+    /// The whole sweep's counts so far, this slice's included.
+    pub whole: Tally,
+    /// When the sweep's first slice began, epoch milliseconds.
+    pub started_at_ms: u64,
+    /// The request for the next invocation, when the account is not covered yet.
+    pub next: Option<SweepRequest>,
+    pub kind: SweepKind,
+}
+
+impl Slice {
+    pub fn response(self) -> SweepResponse {
+        SweepResponse {
+            sweep: self.summary,
+            kind: self.kind,
+            stopped: None,
+        }
+    }
+}
+
+/// An invocation's time, as the runtime gives it: when it began (the clock is read once, by the
+/// binary) and when the runtime ends it.
+#[derive(Debug, Clone, Copy)]
+pub struct Budget {
+    /// When the invocation began.
+    pub started: Instant,
+    /// The same moment in epoch milliseconds: what a sweep carries to its next invocation.
+    pub started_ms: u64,
+    /// When the runtime ends the invocation.
+    pub deadline: Instant,
+}
+
+impl Budget {
+    /// From the runtime's deadline (epoch milliseconds) and the moment the invocation began.
+    pub fn new(deadline_ms: u64, started: Instant, started_ms: u64) -> Self {
+        let left = Duration::from_millis(deadline_ms.saturating_sub(started_ms));
+        // A deadline beyond what an `Instant` can hold (tests give `u64::MAX`) is a year away.
+        let deadline = started
+            .checked_add(left)
+            .unwrap_or_else(|| started + Duration::from_secs(365 * 24 * 3600));
+        Self {
+            started,
+            started_ms,
+            deadline,
+        }
+    }
+
+    /// Now, in epoch milliseconds: the start, plus the time since on the monotonic clock.
+    pub fn now_ms(&self) -> u64 {
+        let elapsed = u64::try_from(self.started.elapsed().as_millis()).unwrap_or(u64::MAX);
+        self.started_ms.saturating_add(elapsed)
+    }
+
+    /// How long until `margin` before the deadline (zero once that has passed).
+    pub fn left_before(&self, margin: Duration) -> Duration {
+        self.deadline
+            .saturating_duration_since(Instant::now())
+            .saturating_sub(margin)
+    }
+
+    /// `margin` before the deadline, or the start when the invocation has less than that.
+    fn before_deadline(&self, margin: Duration) -> Instant {
+        let whole = self.deadline.saturating_duration_since(self.started);
+        self.started + whole.saturating_sub(margin)
+    }
+
+    /// When a sweep invocation stops listing: [`SWEEP_RESERVE`] before the deadline, and at most
+    /// [`SWEEP_SLICE`] after the start.
+    pub fn listing_deadline(&self) -> Instant {
+        self.before_deadline(SWEEP_RESERVE)
+            .min(self.started + SWEEP_SLICE)
+    }
+}
+
+/// The function's side of a sweep, for one invocation.
+#[derive(Debug)]
+pub struct Sweeper<'a, A> {
+    pub aws: &'a Arc<A>,
+    pub settings: &'a Settings,
+    /// The function's cached destination; a new sweep reads it afresh.
+    pub destination: &'a DestinationCache,
+    /// The function's own ARN: where a sweep hands on to.
+    pub function: &'a FunctionArn,
+    /// The invocation's time: a slice lists until [`Budget::listing_deadline`].
+    pub budget: Budget,
+}
+
+impl<A: Aws + 'static> Sweeper<'_, A> {
+    /// Runs one slice of `request`: with [`Goal::Converge`], selected groups subscribed and our
+    /// filter taken off groups no longer selected; with [`Goal::Teardown`] (only the stack's
+    /// confirmed deletion asks for it), our filter taken off every group.
+    pub async fn slice(&self, request: &SweepRequest, goal: Goal) -> Result<Slice, SweepError> {
+        let started_at_ms = request.started_at_ms.unwrap_or(self.budget.started_ms);
+        if !request.is_continuation() {
+            // A sweep starts from what the stack says now, not from five minutes ago.
+            self.destination.forget();
+        }
+        let destination = self.destination().await?;
+        let kind = match goal {
+            Goal::Teardown => SweepKind::Removal,
+            _ => request.kind(),
+        };
+        let job = Job {
+            rules: Rules::new(self.settings, goal).within(request.created_after_ms(started_at_ms)),
+            destination: destination.clone(),
+            workers: WORKERS,
+            deadline: Some(self.budget.listing_deadline()),
+            resume: Resume {
+                start_token: request.next_token.clone(),
+                carried: request.retry.clone(),
+                listing_done: request.listing_done(),
+            },
+        };
+        let summary = engine::run(self.aws.clone(), job, |_| {})
+            .await
+            .map_err(SweepError::Listing)?;
+        log_slice(kind, &summary);
+        let more = summary.next_token.is_some() || !summary.leftovers.is_empty();
+        let next = more.then(|| {
+            request.continued(
+                started_at_ms,
+                &summary.counts,
+                summary.next_token.as_deref(),
+                summary.leftovers.clone(),
+            )
+        });
+        Ok(Slice {
+            desired: self.settings.filter.to(destination),
+            whole: request.so_far.plus(&summary.counts),
+            started_at_ms,
+            next,
+            summary,
+            kind,
+        })
+    }
+
+    /// The destination, checked to be in the function's Region.
+    pub async fn destination(&self) -> Result<DestinationArn, DestinationError> {
+        self.destination
+            .get(self.aws.as_ref(), self.function.region())
+            .await
+    }
+
+    /// Hands the sweep on to the next invocation.
+    pub async fn hand_on(&self, next: &SweepRequest) -> Result<(), SweepError> {
+        self.aws
+            .invoke_async(self.function.as_str(), &next.payload())
+            .await
+            .map_err(SweepError::HandOn)
+    }
+
+    /// Starts a new sweep in an invocation of its own (the stack's Create and Update).
+    pub async fn start(&self) -> Result<(), SweepError> {
+        self.aws
+            .invoke_async(self.function.as_str(), &SweepRequest::default().payload())
+            .await
+            .map_err(SweepError::Start)
+    }
+
+    /// A sweep with no stack waiting on it: one slice, then hand on, or report the whole sweep.
+    pub async fn sweep(&self, request: &SweepRequest) -> Result<SweepResponse, SweepError> {
+        if let Some(reason) = stop_reason(request) {
+            return Ok(SweepResponse {
+                sweep: Summary::default(),
+                kind: request.kind(),
+                stopped: Some(reason),
+            });
+        }
+        let slice = self.slice(request, Goal::Converge).await?;
+        match &slice.next {
+            Some(next) => self.hand_on(next).await?,
+            None => log_sweep_done(slice.kind, &slice.whole),
+        }
+        Ok(slice.response())
+    }
+}
+
+/// Why a chain of sweep invocations must stop here, with its error line, when it has been
+/// handed on more often than a sweep of its size can be: a bug, or a forged continuation.
+pub fn stop_reason(request: &SweepRequest) -> Option<String> {
+    if !request.past_hop_limit() {
+        return None;
+    }
+    let reason = format!(
+        "sweep stopped: handed on {} times after listing {} log groups, past the bound of {}; \
+         a sweep lists hundreds of groups per invocation, so this chain is looping",
+        request.hops,
+        request.so_far.total,
+        request.hop_limit()
+    );
+    error!(
+        hops = request.hops,
+        listed = request.so_far.total,
+        "{reason}"
+    );
+    Some(reason)
+}
+
+/// One sweep invocation's counts, and one line per group that failed.
+fn log_slice(kind: SweepKind, slice: &Summary) {
+    log_counts("sweep slice done", kind, &slice.counts);
+    for failure in &slice.failures {
+        warn!(log_group = %failure.log_group_name, outcome = "failed", error = %failure.error, "sweep could not handle a group");
+    }
+}
+
+/// The line that ends a sweep, with the whole sweep's counts.
+pub fn log_sweep_done(kind: SweepKind, whole: &Tally) {
+    log_counts("sweep done", kind, whole);
+}
+
+fn log_counts(message: &str, kind: SweepKind, counts: &Tally) {
+    info!(
+        kind = kind.as_str(),
+        total = counts.total,
+        subscribed = counts.subscribed,
+        unchanged = counts.unchanged,
+        unsubscribed = counts.unsubscribed,
+        skipped = counts.skipped,
+        failed = counts.failed,
+        not_checked = counts.not_checked,
+        "{message}"
+    );
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+    use crate::aws::fake::FakeAws;
+    use crate::fixtures::DEST;
+    use crate::settings::RawSettings;
+    use serde_json::Value;
+
+    const ARN: &str = "arn:aws:lambda:us-east-1:111111111111:function:auto-subscribe";
+    pub(crate) const PARAMETER: &str = "/central-logging/destination-arn";
+    /// When the tests' invocations begin, epoch milliseconds.
+    pub(crate) const STARTED_MS: u64 = 1_700_000_000_000;
+
+    /// What a slice needs that outlives it: the clients, the settings, the cache, the ARN. The
+    /// stack's lifecycle tests use it too.
+    pub(crate) struct Deployed {
+        pub(crate) aws: Arc<FakeAws>,
+        settings: Settings,
+        destination: DestinationCache,
+        function: FunctionArn,
+    }
+
+    impl Deployed {
+        pub(crate) fn new(aws: FakeAws) -> Self {
+            let settings = RawSettings::default().parse().expect("defaults are valid");
+            Self {
+                aws: Arc::new(aws),
+                destination: DestinationCache::new(settings.destination.clone(), Duration::ZERO),
+                settings,
+                function: FunctionArn::parse(ARN).expect("valid"),
+            }
+        }
+
+        /// The sweeper of an invocation with `left` before the runtime's deadline.
+        pub(crate) fn sweeper(&self, left: Duration) -> Sweeper<'_, FakeAws> {
+            let deadline_ms = STARTED_MS + u64::try_from(left.as_millis()).unwrap_or(u64::MAX);
+            Sweeper {
+                aws: &self.aws,
+                settings: &self.settings,
+                destination: &self.destination,
+                function: &self.function,
+                budget: Budget::new(deadline_ms, Instant::now(), STARTED_MS),
+            }
+        }
+
+        /// The sweep requests the function handed on to its next invocation, in order.
+        pub(crate) fn continuations(&self) -> Vec<SweepRequest> {
+            self.aws
+                .invocations()
+                .iter()
+                .map(|payload| {
+                    SweepRequest::from_payload(payload)
+                        .expect("a sweep payload")
+                        .expect("a sweep request")
+                })
+                .collect()
+        }
+    }
+
+    /// Time enough to list everything.
+    pub(crate) const LATER: Duration = Duration::from_secs(900);
+    /// A deadline inside the reserve: one page is listed and finished, then the slice hands on.
+    pub(crate) const OUT_OF_TIME: Duration = Duration::from_secs(1);
+
+    /// Five groups without filters (`/a` to `/e`), listed two per page, and the destination.
+    fn five_groups() -> Deployed {
+        let aws = FakeAws::with_group("/a", vec![], 2).with_parameter(PARAMETER, DEST);
+        for name in ["/b", "/c", "/d", "/e"] {
+            aws.add_group(name, vec![]);
+        }
+        Deployed::new(aws)
+    }
+
+    /// What `{"sweep": {}}` (the stack's schedules' and custom resource's order) asks for.
+    fn order() -> SweepRequest {
+        let text = include_str!("../../events/stack/sweep-order.json");
+        let payload: Value = serde_json::from_str(text).expect("fixture is JSON");
+        SweepRequest::from_payload(&payload)
+            .expect("a sweep payload")
+            .expect("a sweep order")
+    }
+
+    #[test]
+    fn a_budget_lists_until_the_reserve_and_at_most_a_slice() {
+        let started = Instant::now();
+        let budget = |left_s: u64| Budget::new(STARTED_MS + left_s * 1000, started, STARTED_MS);
+        assert_eq!(budget(900).listing_deadline(), started + SWEEP_SLICE);
+        assert_eq!(
+            budget(150).listing_deadline(),
+            started + Duration::from_secs(90)
+        );
+        assert_eq!(
+            budget(30).listing_deadline(),
+            started,
+            "less than the reserve"
+        );
+        assert_eq!(
+            budget(30).left_before(Duration::from_secs(60)),
+            Duration::ZERO
+        );
+        // A runtime deadline no instant can hold is a year away, not a panic.
+        let far = Budget::new(u64::MAX, started, STARTED_MS);
+        assert!(far.deadline > started + Duration::from_secs(300 * 24 * 3600));
+        assert!(far.now_ms() >= STARTED_MS);
+    }
+
+    #[tokio::test]
+    async fn a_sweep_with_time_enough_covers_the_account_in_one_invocation() {
+        let deployed = five_groups();
+        let answer = deployed
+            .sweeper(LATER)
+            .sweep(&order())
+            .await
+            .expect("swept");
+        let sweep = &answer.sweep;
+        assert_eq!(
+            (
+                sweep.counts.total,
+                sweep.counts.subscribed,
+                &sweep.next_token
+            ),
+            (5, 5, &None)
+        );
+        assert_eq!(answer.kind, SweepKind::Full);
+        assert!(
+            deployed.continuations().is_empty(),
+            "no continuation needed"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_sweep_out_of_time_hands_on_where_to_continue() {
+        let deployed = five_groups();
+        let answer = deployed
+            .sweeper(OUT_OF_TIME)
+            .sweep(&order())
+            .await
+            .expect("swept");
+        assert_eq!(
+            (
+                answer.sweep.counts.total,
+                answer.sweep.next_token.as_deref()
+            ),
+            (2, Some("2"))
+        );
+        let [continuation] = deployed
+            .continuations()
+            .try_into()
+            .expect("one continuation");
+        assert_eq!(continuation.next_token.as_deref(), Some("2"));
+        assert_eq!(continuation.so_far.subscribed, 2, "the slice is counted");
+        assert_eq!(
+            continuation.started_at_ms,
+            Some(STARTED_MS),
+            "the sweep's start is carried"
+        );
+        assert_eq!(continuation.hops, 1);
+        // The continuation picks up at the third group, and the sweep ends.
+        let answer = deployed
+            .sweeper(LATER)
+            .sweep(&continuation)
+            .await
+            .expect("swept");
+        assert_eq!(
+            (
+                answer.sweep.counts.total,
+                answer.sweep.next_token.as_deref()
+            ),
+            (3, None)
+        );
+        assert_eq!(deployed.continuations().len(), 1, "the sweep ended");
+        assert_eq!(deployed.aws.count("describe"), 5, "each group once");
+    }
+
+    #[tokio::test]
+    async fn groups_still_throttled_at_the_deadline_go_to_the_next_invocation() {
+        let aws = FakeAws::with_group("/a", vec![], 2).with_parameter(PARAMETER, DEST);
+        aws.add_group("/b", vec![]);
+        aws.fail_nth(
+            "put central-logging",
+            1,
+            ApiError::RetriesExhausted {
+                attempts: 8,
+                last: "ThrottlingException".into(),
+            },
+        );
+        let deployed = Deployed::new(aws);
+        // The deadline is inside the reserve: the one page is listed, the second pass is not run.
+        let answer = deployed
+            .sweeper(OUT_OF_TIME)
+            .sweep(&order())
+            .await
+            .expect("swept");
+        assert_eq!(
+            (
+                answer.sweep.counts.total,
+                answer.sweep.next_token.as_deref()
+            ),
+            (1, None)
+        );
+        let [continuation] = deployed
+            .continuations()
+            .try_into()
+            .expect("one continuation");
+        assert!(continuation.listing_done(), "{continuation:?}");
+        assert_eq!(continuation.retry.len(), 1);
+        // The next invocation takes the carried group, lists nothing, and ends the sweep.
+        let listed = deployed.aws.count("describe-log-groups");
+        let answer = deployed
+            .sweeper(LATER)
+            .sweep(&continuation)
+            .await
+            .expect("swept");
+        let counts = answer.sweep.counts;
+        assert_eq!((counts.total, counts.subscribed), (1, 1));
+        assert_eq!(
+            deployed.aws.count("describe-log-groups"),
+            listed,
+            "nothing listed again"
+        );
+        assert_eq!(deployed.continuations().len(), 1, "the sweep ended");
+        assert_eq!(deployed.aws.filter_names("/a"), vec!["central-logging"]);
+        assert_eq!(deployed.aws.filter_names("/b"), vec!["central-logging"]);
+    }
+
+    #[tokio::test]
+    async fn a_chain_past_its_bound_stops_at_no_call() {
+        let deployed = five_groups();
+        let looping = SweepRequest {
+            hops: 50,
+            started_at_ms: Some(STARTED_MS),
+            next_token: Some("2".into()),
+            ..SweepRequest::default()
+        };
+        let answer = deployed
+            .sweeper(LATER)
+            .sweep(&looping)
+            .await
+            .expect("answered");
+        assert!(
+            answer
+                .stopped
+                .as_deref()
+                .is_some_and(|r| r.contains("looping")),
+            "{answer:?}"
+        );
+        assert!(
+            deployed.aws.calls().is_empty(),
+            "{:?}",
+            deployed.aws.calls()
+        );
+    }
+
+    #[tokio::test]
+    async fn a_new_sweep_reads_the_destination_afresh_and_a_continuation_does_not() {
+        let aws = FakeAws::with_group("/a", vec![], 2).with_parameter(PARAMETER, DEST);
+        let settings = RawSettings::default().parse().expect("defaults are valid");
+        let deployed = Deployed {
+            destination: DestinationCache::new(
+                settings.destination.clone(),
+                Duration::from_secs(300),
+            ),
+            ..Deployed::new(aws)
+        };
+        let get = format!("get {PARAMETER}");
+        deployed
+            .sweeper(LATER)
+            .sweep(&order())
+            .await
+            .expect("swept");
+        deployed
+            .sweeper(LATER)
+            .sweep(&order())
+            .await
+            .expect("swept");
+        assert_eq!(deployed.aws.count(&get), 2, "each new sweep reads it");
+        let continuation = SweepRequest {
+            started_at_ms: Some(STARTED_MS),
+            ..SweepRequest::default()
+        };
+        deployed
+            .sweeper(LATER)
+            .sweep(&continuation)
+            .await
+            .expect("swept");
+        assert_eq!(deployed.aws.count(&get), 2, "a continuation uses the cache");
+    }
+}
