@@ -8,12 +8,13 @@
 //! - time per event, from handing the event out to receiving the answer, its two calls to the local
 //!   AWS included.
 
-#[path = "../tests/common/mod.rs"]
+#[allow(dead_code)] // the benchmark uses a part of the tests' harness
+#[path = "../tests/it/common/mod.rs"]
 mod common;
 
 use std::time::{Duration, Instant};
 
-use common::runtime::{FunctionProcess, function_binary};
+use common::runtime_api::{FunctionProcess, function_binary};
 use common::{Account, Central, create_log_group_event};
 
 const GROUPS: usize = 100;

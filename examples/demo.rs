@@ -5,10 +5,11 @@
 //! `auto-subscribe` binary through a Runtime API emulator on `events/create-log-group.json` and a
 //! few more events, and prints what it answered and each group's filters before and after.
 
-#[path = "../tests/common/mod.rs"]
+#[allow(dead_code)] // the demo uses a part of the tests' harness
+#[path = "../tests/it/common/mod.rs"]
 mod common;
 
-use common::runtime::{Answer, FunctionProcess};
+use common::runtime_api::{Answer, FunctionProcess};
 use common::{Account, Central, create_log_group_event, fixture};
 
 const SENDER: &str = "111111111111"; // the account in events/*.json
@@ -116,9 +117,8 @@ async fn main() {
     // A group whose CreateLogGroup event never arrived: the daily sweep catches it.
     sender.create_group("/app/missed-event").await;
     println!("\n/app/missed-event was created, but its event never arrived. The scheduled sweep:");
-    let scheduled = serde_json::json!({"version": "0", "source": "aws.events",
-        "detail-type": "Scheduled Event", "account": SENDER, "region": "us-east-1", "detail": {}});
-    match function.runtime.invoke(&scheduled) {
+    // What the stack's full-sweep schedule sends (events/stack/sweep-order.json).
+    match function.runtime.invoke(&fixture("stack/sweep-order.json")) {
         Answer::Ok(body) => println!("    -> {body}"),
         other => println!("    -> error: {}", other.error_message()),
     }

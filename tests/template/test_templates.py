@@ -376,7 +376,12 @@ def test_convergence_resources():
     full = events["FullSweep"]
     assert full["Type"] == "Schedule"
     assert full["Properties"]["State"] == {"Fn::If": ["FullSweeps", "ENABLED", "DISABLED"]}
-    assert json.loads(full["Properties"]["Input"]) == {"sweep": {}}
+    # The schedules send exactly the orders the tests drive the function with (events/stack/).
+    def stack_fixture(name):
+        with open(os.path.join(ROOT, "events", "stack", name)) as f:
+            return json.load(f)
+
+    assert json.loads(full["Properties"]["Input"]) == stack_fixture("sweep-order.json")
     assert template["Parameters"]["FullSweepSchedule"]["Default"] == "rate(7 days)"
     recent = events["RecentSweep"]
     assert recent["Properties"]["State"] == {"Fn::If": ["RecentSweeps", "ENABLED", "DISABLED"]}
@@ -390,7 +395,7 @@ def test_convergence_resources():
     body, variables = recent["Properties"]["Input"]["Fn::Sub"]
     window = variables["Window"]["Fn::FindInMap"]
     assert window == ["RecentSweep", {"Ref": "RecentSweepMinutes"}, "Window"]
-    assert json.loads(body.replace("${Window}", "2100")) == {"sweep": {"createdWithinSeconds": 2100}}
+    assert json.loads(body.replace("${Window}", "2100")) == stack_fixture("recent-sweep-order.json")
 
 
 def test_sam_build_makes_an_arm64_bootstrap():

@@ -1,9 +1,7 @@
 //! The real `backfill` binary against the local AWS: end states, summaries and exit codes in each
 //! mode, dry runs and re-runs that write nothing, and a run under AWS's quotas with injected faults.
 
-mod common;
-
-use common::{Account, Central, backfill};
+use crate::common::{Account, Central, backfill};
 use serde_json::json;
 
 const PER_STATE: usize = 30;

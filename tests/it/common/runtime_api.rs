@@ -6,20 +6,19 @@ use std::convert::Infallible;
 use std::process::{Child, Command, Stdio};
 use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender, channel};
 use std::sync::{Arc, Mutex};
-use std::thread;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use http_body_util::{BodyExt, Full};
+use http_body_util::Full;
 use hyper::body::{Bytes, Incoming};
-use hyper::server::conn::http1;
-use hyper::service::service_fn;
 use hyper::{Method, Request, Response};
-use hyper_util::rt::TokioIo;
 use serde_json::Value;
+
+use super::Account;
+use super::http::{body_of, reply, serve_on_thread};
 
 /// What the function answered for one invocation.
 #[derive(Debug, Clone, PartialEq)]
-pub enum Answer {
+pub(crate) enum Answer {
     Ok(Value),
     /// `{"errorType", "errorMessage"}` posted to `/invocation/{id}/error`.
     Error(Value),
@@ -28,14 +27,14 @@ pub enum Answer {
 }
 
 impl Answer {
-    pub fn ok(&self) -> &Value {
+    pub(crate) fn ok(&self) -> &Value {
         match self {
             Answer::Ok(v) => v,
             other => panic!("expected a successful answer, got {other:?}"),
         }
     }
 
-    pub fn error_message(&self) -> String {
+    pub(crate) fn error_message(&self) -> String {
         match self {
             Answer::Error(v) | Answer::InitError(v) => {
                 v["errorMessage"].as_str().unwrap_or_default().to_owned()
@@ -54,8 +53,9 @@ struct Invocation {
 
 /// Timings the emulator saw, for the benchmark.
 #[derive(Debug, Clone, Copy, Default)]
-pub struct Timing {
+pub(crate) struct Timing {
     /// From handing out the event to receiving the answer.
+    #[allow(dead_code)] // read by the benchmark, examples/bench.rs
     pub handling: Duration,
 }
 
@@ -68,19 +68,20 @@ struct State {
     first_poll: Arc<Mutex<Option<Instant>>>,
 }
 
-pub struct RuntimeApi {
+pub(crate) struct RuntimeApi {
     pub address: String,
     pub function_arn: String,
     invocations: tokio::sync::mpsc::UnboundedSender<Invocation>,
     answers: Receiver<(String, Answer, Duration)>,
     /// When the first `/next` poll arrived (cold start ends there).
+    #[allow(dead_code)] // read by the benchmark, examples/bench.rs
     pub first_poll: Arc<Mutex<Option<Instant>>>,
     next_id: u64,
 }
 
 impl RuntimeApi {
     /// Serves the Runtime API on a free loopback port (see [`serve_on_thread`]).
-    pub fn start(account: &str) -> Self {
+    pub(crate) fn start(account: &str) -> Self {
         let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind the emulator");
         listener
             .set_nonblocking(true)
@@ -112,16 +113,20 @@ impl RuntimeApi {
     }
 
     /// Queues one event and waits for the function's answer.
-    pub fn invoke(&mut self, event: &Value) -> Answer {
+    pub(crate) fn invoke(&mut self, event: &Value) -> Answer {
         self.invoke_timed(event).0
     }
 
-    pub fn invoke_timed(&mut self, event: &Value) -> (Answer, Timing) {
+    pub(crate) fn invoke_timed(&mut self, event: &Value) -> (Answer, Timing) {
         self.invoke_within(event, Duration::from_secs(60))
     }
 
     /// Invokes with a deadline `time_limit` from now.
-    pub fn invoke_within(&mut self, event: &Value, time_limit: Duration) -> (Answer, Timing) {
+    pub(crate) fn invoke_within(
+        &mut self,
+        event: &Value,
+        time_limit: Duration,
+    ) -> (Answer, Timing) {
         self.next_id += 1;
         let id = format!("req-{}", self.next_id);
         let invocation = Invocation {
@@ -152,42 +157,9 @@ impl RuntimeApi {
     }
 
     /// Waits for an init error (the function failing before its first poll).
-    pub fn init_error(&self) -> Answer {
+    pub(crate) fn init_error(&self) -> Answer {
         self.wait_for("").0
     }
-}
-
-/// Serves HTTP/1 on `listener` from a thread of its own (so tests can wait synchronously), with
-/// TCP_NODELAY on every socket: without it, Nagle's algorithm and delayed ACKs add ~40 ms to each
-/// exchange and a benchmark would measure them.
-fn serve_on_thread<H, F>(listener: std::net::TcpListener, handler: H)
-where
-    H: Fn(Request<Incoming>) -> F + Clone + Send + Sync + 'static,
-    F: std::future::Future<Output = Result<Response<Full<Bytes>>, Infallible>> + Send + 'static,
-{
-    thread::spawn(move || {
-        let Ok(runtime) = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-        else {
-            return;
-        };
-        runtime.block_on(async move {
-            let Ok(listener) = tokio::net::TcpListener::from_std(listener) else {
-                return;
-            };
-            while let Ok((stream, _)) = listener.accept().await {
-                let _ = stream.set_nodelay(true);
-                let handler = handler.clone();
-                tokio::spawn(async move {
-                    let service = service_fn(handler);
-                    let _ = http1::Builder::new()
-                        .serve_connection(TokioIo::new(stream), service)
-                        .await;
-                });
-            }
-        });
-    });
 }
 
 async fn handle(
@@ -229,12 +201,7 @@ async fn handle(
         set("lambda-runtime-invoked-function-arn", &state.function_arn);
         return Ok(response);
     }
-    let body = request
-        .into_body()
-        .collect()
-        .await
-        .map(|b| b.to_bytes())
-        .unwrap_or_default();
+    let body = body_of(request).await;
     let value: Value = serde_json::from_slice(&body)
         .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&body).into_owned()));
     let parts: Vec<&str> = path.trim_start_matches('/').split('/').collect();
@@ -256,15 +223,9 @@ async fn handle(
     Ok(reply(202, "{}".into()))
 }
 
-fn reply(status: u16, body: String) -> Response<Full<Bytes>> {
-    let mut response = Response::new(Full::new(Bytes::from(body)));
-    *response.status_mut() = hyper::StatusCode::from_u16(status).unwrap_or(hyper::StatusCode::OK);
-    response
-}
-
 /// The function binary: `AUTO_SUBSCRIBE_BIN` when set (the benchmark runs the release build), else
 /// the one cargo built for these tests, else the one beside the running example.
-pub fn function_binary() -> std::path::PathBuf {
+pub(crate) fn function_binary() -> std::path::PathBuf {
     if let Ok(path) = std::env::var("AUTO_SUBSCRIBE_BIN") {
         return path.into();
     }
@@ -279,28 +240,53 @@ pub fn function_binary() -> std::path::PathBuf {
         .expect("target dir")
 }
 
-/// The real `auto-subscribe` binary, pointed at a Runtime API emulator and the local AWS.
+/// Just over the function's 60 s reserve: an invocation given this long lists about one page (50
+/// groups), finishes it, and hands on.
+pub(crate) const ABOUT_ONE_PAGE: Duration = Duration::from_millis(61_500);
+
+/// What a chain of invocations answered, and the payloads it handed on, in order.
+#[derive(Debug, Default)]
+pub(crate) struct Chain {
+    pub answers: Vec<Answer>,
+    pub handed_on: Vec<Value>,
+}
+
+impl Chain {
+    /// The sum of `key` over the answers' `sweep` counts.
+    pub(crate) fn swept(&self, key: &str) -> u64 {
+        self.answers
+            .iter()
+            .filter_map(|a| match a {
+                Answer::Ok(body) => body["sweep"][key].as_u64(),
+                _ => None,
+            })
+            .sum()
+    }
+}
+
 /// The role the tests' function runs as: CloudTrail shows its calls as
 /// `arn:aws:sts::ACCOUNT:assumed-role/auto-subscribe-role/auto-subscribe`.
-pub const FUNCTION_ROLE_NAME: &str = "auto-subscribe-role";
+pub(crate) const FUNCTION_ROLE_NAME: &str = "auto-subscribe-role";
 
-pub struct FunctionProcess {
+/// The real `auto-subscribe` binary, pointed at a Runtime API emulator and the local AWS.
+pub(crate) struct FunctionProcess {
     pub runtime: RuntimeApi,
     child: Option<Child>,
+    #[allow(dead_code)] // read by the benchmark, examples/bench.rs
     pub started: Instant,
     log_path: std::path::PathBuf,
 }
 
 impl FunctionProcess {
     /// Starts the function as `account` with extra environment (settings) on top of what Lambda sets.
-    pub fn start(account: &super::Account, settings: &[(&str, &str)]) -> Self {
+    pub(crate) fn start(account: &Account, settings: &[(&str, &str)]) -> Self {
         Self::start_binary(&function_binary(), account, settings)
     }
 
     /// [`Self::start`] with another build of the function (the benchmark's baseline).
-    pub fn start_binary(
+    pub(crate) fn start_binary(
         binary: &std::path::Path,
-        account: &super::Account,
+        account: &Account,
         settings: &[(&str, &str)],
     ) -> Self {
         let runtime = RuntimeApi::start(&account.id);
@@ -340,13 +326,42 @@ impl FunctionProcess {
         }
     }
 
+    /// Runs a chain of invocations the way Lambda would: `first`, then every payload the function
+    /// handed on to itself (the local AWS keeps asynchronous invocations instead of running
+    /// them), each with `time_limit` before its deadline, until none is left. Each hand-on must
+    /// invoke the function itself; a chain of 20 invocations is a chain that does not end.
+    pub(crate) fn run_chain(
+        &mut self,
+        account: &Account,
+        first: &Value,
+        time_limit: Duration,
+    ) -> Chain {
+        let mut chain = Chain::default();
+        let mut next = vec![first.clone()];
+        while let Some(event) = next.pop() {
+            let (answer, _) = self.runtime.invoke_within(&event, time_limit);
+            chain.answers.push(answer);
+            for invocation in account.take_invocations() {
+                assert_eq!(
+                    invocation["function"], self.runtime.function_arn,
+                    "a chain invokes the function itself"
+                );
+                chain.handed_on.push(invocation["payload"].clone());
+                next.push(invocation["payload"].clone());
+            }
+            assert!(chain.answers.len() < 20, "the chain must end");
+        }
+        chain
+    }
+
     /// The process id, to read its peak memory.
-    pub fn pid(&self) -> Option<u32> {
+    #[allow(dead_code)] // used by the benchmark, examples/bench.rs
+    pub(crate) fn pid(&self) -> Option<u32> {
         self.child.as_ref().map(Child::id)
     }
 
     /// Stops the function and returns what it logged (stdout, then stderr).
-    pub fn stop(mut self) -> String {
+    pub(crate) fn stop(mut self) -> String {
         if let Some(mut child) = self.child.take() {
             let _ = child.kill();
             let _ = child.wait();
@@ -364,102 +379,5 @@ impl Drop for FunctionProcess {
             let _ = child.wait();
         }
         let _ = std::fs::remove_file(&self.log_path);
-    }
-}
-
-/// A local stand-in for CloudFormation's pre-signed response URL: it records every request.
-pub struct ResponseUrl {
-    pub url: String,
-    /// `http://127.0.0.1:PORT`: the function may PUT there only when it is its S3 endpoint.
-    pub origin: String,
-    received: Receiver<Received>,
-}
-
-/// A response URL that accepts the connection and never answers.
-pub struct DeadUrl {
-    pub url: String,
-    pub origin: String,
-    _listener: std::net::TcpListener,
-}
-
-impl DeadUrl {
-    pub fn start() -> Self {
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind the dead URL");
-        let origin = format!("http://{}", listener.local_addr().expect("address"));
-        Self {
-            url: format!("{origin}/cloudformation-response?signature=local"),
-            origin,
-            _listener: listener,
-        }
-    }
-
-    pub fn endpoint(&self) -> (&'static str, &str) {
-        ("AWS_ENDPOINT_URL_S3", &self.origin)
-    }
-}
-
-/// One request the response URL received.
-#[derive(Debug, Clone)]
-pub struct Received {
-    pub method: String,
-    pub content_type: Option<String>,
-    pub body: Value,
-}
-
-impl ResponseUrl {
-    pub fn start() -> Self {
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind the response URL");
-        listener
-            .set_nonblocking(true)
-            .expect("non-blocking listener");
-        let origin = format!("http://{}", listener.local_addr().expect("address"));
-        let url = format!("{origin}/cloudformation-response?signature=local");
-        let (sender, received) = channel::<Received>();
-        serve_on_thread(listener, move |request: Request<Incoming>| {
-            let sender = sender.clone();
-            async move {
-                let method = request.method().to_string();
-                let content_type = request
-                    .headers()
-                    .get("content-type")
-                    .and_then(|v| v.to_str().ok())
-                    .map(str::to_owned);
-                let body = request
-                    .into_body()
-                    .collect()
-                    .await
-                    .map(|b| b.to_bytes())
-                    .unwrap_or_default();
-                let body = serde_json::from_slice(&body).unwrap_or(Value::Null);
-                let _ = sender.send(Received {
-                    method,
-                    content_type,
-                    body,
-                });
-                Ok::<_, Infallible>(reply(200, String::new()))
-            }
-        });
-        Self {
-            url,
-            origin,
-            received,
-        }
-    }
-
-    /// The setting that makes this stand-in the function's S3 endpoint, so it may answer here.
-    pub fn endpoint(&self) -> (&'static str, &str) {
-        ("AWS_ENDPOINT_URL_S3", &self.origin)
-    }
-
-    /// The next request received, within 30 s.
-    pub fn next(&self) -> Received {
-        self.received
-            .recv_timeout(Duration::from_secs(30))
-            .expect("CloudFormation's response URL was called")
-    }
-
-    /// Whether nothing more arrives within `wait`.
-    pub fn silent_for(&self, wait: Duration) -> bool {
-        self.received.recv_timeout(wait).is_err()
     }
 }

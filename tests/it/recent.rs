@@ -2,10 +2,8 @@
 //! rest are counted as not checked, at no call. Through the real binaries against the local AWS,
 //! whose groups can be made to look old.
 
-mod common;
-
-use common::runtime::FunctionProcess;
-use common::{Account, Central, backfill, json_lines, sender_and_central};
+use crate::common::runtime_api::FunctionProcess;
+use crate::common::{Account, Central, backfill, fixture, json_lines, sender_and_central};
 use serde_json::json;
 use std::time::Duration;
 
@@ -39,27 +37,22 @@ async fn a_recent_sweep_across_invocations_subscribes_recent_groups_and_never_de
     let mut function = FunctionProcess::start(&sender, &[]);
     // No time past the 60 s reserve: each invocation lists one page (50 groups), then hands on.
     let short = Duration::from_millis(60_000);
-    let order = json!({"sweep": {"createdWithinSeconds": 2100}});
-    let mut next = vec![order];
-    let (mut invocations, mut whole) = (0, json!({}));
-    while let Some(event) = next.pop() {
-        let (answer, _) = function.runtime.invoke_within(&event, short);
-        let answer = answer.ok().clone();
-        assert_eq!(answer["kind"], "recent", "{answer}");
-        for key in ["total", "subscribed", "notChecked", "unchanged", "failed"] {
-            whole[key] = json!(
-                whole[key].as_u64().unwrap_or(0) + answer["sweep"][key].as_u64().unwrap_or(0)
-            );
-        }
-        invocations += 1;
-        for invocation in sender.take_invocations() {
-            assert_eq!(
-                invocation["payload"]["autoSubscribeSweep"]["createdWithinSeconds"], 2100,
-                "a continuation keeps the kind"
-            );
-            next.push(invocation["payload"].clone());
-        }
-        assert!(invocations < 10, "the sweep must end");
+    // What the stack's recent-sweep schedule sends.
+    let order = fixture("stack/recent-sweep-order.json");
+    let chain = function.run_chain(&sender, &order, short);
+    for answer in &chain.answers {
+        assert_eq!(answer.ok()["kind"], "recent", "{answer:?}");
+    }
+    for payload in &chain.handed_on {
+        assert_eq!(
+            payload["autoSubscribeSweep"]["createdWithinSeconds"], 2100,
+            "a continuation keeps the kind"
+        );
+    }
+    let invocations = chain.answers.len();
+    let mut whole = json!({});
+    for key in ["total", "subscribed", "notChecked", "unchanged", "failed"] {
+        whole[key] = json!(chain.swept(key));
     }
     assert!(invocations >= 2, "96 groups in pages of 50: {invocations}");
     assert_eq!(
@@ -100,7 +93,7 @@ async fn a_recent_sweep_across_invocations_subscribes_recent_groups_and_never_de
 async fn a_full_sweep_order_checks_every_group() {
     let (sender, _central) = aged_account(10, 2).await;
     let mut function = FunctionProcess::start(&sender, &[]);
-    let answer = function.runtime.invoke(&json!({"sweep": {}}));
+    let answer = function.runtime.invoke(&fixture("stack/sweep-order.json"));
     let answer = answer.ok();
     assert_eq!(answer["kind"], "full");
     assert_eq!(answer["sweep"]["total"], 12);

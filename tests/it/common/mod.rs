@@ -1,30 +1,34 @@
 //! What the integration tests share: the local AWS (moto's server with our fixture's additions,
-//! `tests/local_aws/local_aws.py`), one fresh account per test, and the Runtime API emulator that
-//! runs the real function binary.
-#![allow(dead_code)] // each test binary uses a different part of this module
+//! `tests/local_aws/local_aws.py`), one fresh account per test, the event fixtures, the
+//! `backfill` runner; the Runtime API emulator that runs the real function binary
+//! ([`runtime_api`]); CloudFormation's side ([`cloudformation`]). The demo and the benchmark
+//! build on it too.
 
-pub mod runtime;
+pub(crate) mod cloudformation;
+mod http;
+pub(crate) mod runtime_api;
 
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
 use std::sync::OnceLock;
 
-use aws_config::{BehaviorVersion, Region, SdkConfig};
+use aws_config::{BehaviorVersion, Region};
 use aws_sdk_cloudwatchlogs::Client as Logs;
 use aws_sdk_ssm::Client as Ssm;
 use serde_json::Value;
 
-pub const REGION: &str = "us-east-1";
+pub(crate) const REGION: &str = "us-east-1";
 
-/// moto's server with the fixture's additions, one per test binary, on a free loopback port.
-pub struct LocalAws {
+/// moto's server with the fixture's additions, one for the whole test binary, on a free loopback
+/// port.
+pub(crate) struct LocalAws {
     pub endpoint: String,
     _child: Child,
 }
 
 /// Starts the local AWS once for this test process. It exits when this process does (its stdin
 /// closes), so no server outlives the tests.
-pub fn local_aws() -> &'static LocalAws {
+pub(crate) fn local_aws() -> &'static LocalAws {
     static AWS: OnceLock<LocalAws> = OnceLock::new();
     AWS.get_or_init(|| {
         let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/local_aws/local_aws.py");
@@ -58,7 +62,7 @@ pub fn local_aws() -> &'static LocalAws {
 }
 
 /// POST to one of the local AWS's control endpoints.
-pub fn http_post(url: &str, body: &str) -> Result<String, String> {
+pub(crate) fn http_post(url: &str, body: &str) -> Result<String, String> {
     let mut response = ureq::post(url)
         .header("Content-Type", "application/json")
         .send(body)
@@ -69,7 +73,7 @@ pub fn http_post(url: &str, body: &str) -> Result<String, String> {
         .map_err(|e| e.to_string())
 }
 
-pub fn http_get(url: &str) -> Result<String, String> {
+pub(crate) fn http_get(url: &str) -> Result<String, String> {
     let mut response = ureq::get(url)
         .call()
         .map_err(|e| format!("GET {url}: {e}"))?;
@@ -81,15 +85,14 @@ pub fn http_get(url: &str) -> Result<String, String> {
 
 /// A fresh AWS account in the local AWS: its own log groups, parameters and call counters, so
 /// tests running side by side never see each other. The access key `LOCAL<id>` selects it.
-pub struct Account {
+pub(crate) struct Account {
     pub id: String,
-    pub config: SdkConfig,
     pub logs: Logs,
     pub ssm: Ssm,
 }
 
 impl Account {
-    pub async fn new() -> Self {
+    pub(crate) async fn new() -> Self {
         Self::with_id(&format!(
             "{:012}",
             fastrand::u64(100_000_000_000..999_999_999_999)
@@ -97,7 +100,7 @@ impl Account {
         .await
     }
 
-    pub async fn with_id(id: &str) -> Self {
+    pub(crate) async fn with_id(id: &str) -> Self {
         let aws = local_aws();
         let credentials = aws_sdk_cloudwatchlogs::config::Credentials::new(
             format!("LOCAL{id}"),
@@ -117,12 +120,11 @@ impl Account {
             id: id.to_owned(),
             logs: Logs::new(&config),
             ssm: Ssm::new(&config),
-            config,
         }
     }
 
     /// The environment a binary needs to act as this account against the local AWS.
-    pub fn env(&self) -> Vec<(String, String)> {
+    pub(crate) fn env(&self) -> Vec<(String, String)> {
         vec![
             ("AWS_ENDPOINT_URL".into(), local_aws().endpoint.clone()),
             ("AWS_ACCESS_KEY_ID".into(), format!("LOCAL{}", self.id)),
@@ -132,7 +134,7 @@ impl Account {
         ]
     }
 
-    pub async fn create_group(&self, name: &str) {
+    pub(crate) async fn create_group(&self, name: &str) {
         self.logs
             .create_log_group()
             .log_group_name(name)
@@ -142,7 +144,7 @@ impl Account {
     }
 
     /// Creates a group with tags, as `CreateLogGroup`'s `tags` parameter sets them.
-    pub async fn create_tagged_group(&self, name: &str, tags: &[(&str, &str)]) {
+    pub(crate) async fn create_tagged_group(&self, name: &str, tags: &[(&str, &str)]) {
         self.logs
             .create_log_group()
             .log_group_name(name)
@@ -153,11 +155,11 @@ impl Account {
     }
 
     /// The group's ARN as TagResource takes it (no trailing `:*`).
-    pub fn group_arn(&self, group: &str) -> String {
+    pub(crate) fn group_arn(&self, group: &str) -> String {
         format!("arn:aws:logs:{REGION}:{}:log-group:{group}", self.id)
     }
 
-    pub async fn tag(&self, group: &str, tags: &[(&str, &str)]) {
+    pub(crate) async fn tag(&self, group: &str, tags: &[(&str, &str)]) {
         self.logs
             .tag_resource()
             .resource_arn(self.group_arn(group))
@@ -167,7 +169,7 @@ impl Account {
             .expect("tag a log group");
     }
 
-    pub async fn untag(&self, group: &str, keys: &[&str]) {
+    pub(crate) async fn untag(&self, group: &str, keys: &[&str]) {
         self.logs
             .untag_resource()
             .resource_arn(self.group_arn(group))
@@ -177,7 +179,7 @@ impl Account {
             .expect("untag a log group");
     }
 
-    pub async fn put_filter(&self, group: &str, name: &str, destination: &str) {
+    pub(crate) async fn put_filter(&self, group: &str, name: &str, destination: &str) {
         self.logs
             .put_subscription_filter()
             .log_group_name(group)
@@ -190,7 +192,7 @@ impl Account {
     }
 
     /// (filter name, destination ARN) of each filter on the group, sorted by name.
-    pub async fn filters(&self, group: &str) -> Vec<(String, String)> {
+    pub(crate) async fn filters(&self, group: &str) -> Vec<(String, String)> {
         let out = self
             .logs
             .describe_subscription_filters()
@@ -213,7 +215,7 @@ impl Account {
     }
 
     /// The names of the group's filters, sorted.
-    pub async fn filter_names(&self, group: &str) -> Vec<String> {
+    pub(crate) async fn filter_names(&self, group: &str) -> Vec<String> {
         self.filters(group)
             .await
             .into_iter()
@@ -221,7 +223,7 @@ impl Account {
             .collect()
     }
 
-    pub async fn put_parameter(&self, name: &str, value: &str) {
+    pub(crate) async fn put_parameter(&self, name: &str, value: &str) {
         self.ssm
             .put_parameter()
             .name(name)
@@ -234,7 +236,7 @@ impl Account {
     }
 
     /// How many requests of each action this account made, as the local AWS counted them.
-    pub fn calls(&self) -> Value {
+    pub(crate) fn calls(&self) -> Value {
         let body = http_get(&format!(
             "{}/_fixture/calls?account={}",
             local_aws().endpoint,
@@ -244,13 +246,13 @@ impl Account {
         serde_json::from_str(&body).expect("counters are JSON")
     }
 
-    pub fn count(&self, action: &str) -> u64 {
+    pub(crate) fn count(&self, action: &str) -> u64 {
         self.calls()["calls"][action].as_u64().unwrap_or(0)
     }
 
     /// Makes the local AWS enforce quotas and inject faults for this account: `quotas` is "aws"
     /// (AWS's own) or `{api: rate}`; `faults` is `{api: {error code: share of calls}}`.
-    pub fn set_behaviour(&self, quotas: Value, faults: Value) {
+    pub(crate) fn set_behaviour(&self, quotas: Value, faults: Value) {
         let body = serde_json::json!({ "account": self.id, "quotas": quotas, "faults": faults });
         http_post(
             &format!("{}/_fixture/behaviour", local_aws().endpoint),
@@ -260,7 +262,7 @@ impl Account {
     }
 
     /// Makes the local AWS report `group` as created `age` ago.
-    pub fn set_age(&self, group: &str, age: std::time::Duration) {
+    pub(crate) fn set_age(&self, group: &str, age: std::time::Duration) {
         let now = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .unwrap_or_default();
@@ -274,7 +276,7 @@ impl Account {
     }
 
     /// The stack this account's function belongs to in the tests (its `STACK_ID`).
-    pub fn stack_id(&self) -> String {
+    pub(crate) fn stack_id(&self) -> String {
         format!(
             "arn:aws:cloudformation:{REGION}:{}:stack/auto-subscribe/1",
             self.id
@@ -282,7 +284,7 @@ impl Account {
     }
 
     /// Makes DescribeStacks report `status` for [`Self::stack_id`].
-    pub fn set_stack_status(&self, status: &str) {
+    pub(crate) fn set_stack_status(&self, status: &str) {
         let body =
             serde_json::json!({"account": self.id, "stackId": self.stack_id(), "status": status});
         http_post(
@@ -293,13 +295,13 @@ impl Account {
     }
 
     /// Back to an AWS without quotas or faults.
-    pub fn clear_behaviour(&self) {
+    pub(crate) fn clear_behaviour(&self) {
         self.set_behaviour(Value::Null, Value::Null);
     }
 
     /// The asynchronous Lambda invocations this account made since the last look (the local AWS
     /// keeps them instead of running them).
-    pub fn take_invocations(&self) -> Vec<Value> {
+    pub(crate) fn take_invocations(&self) -> Vec<Value> {
         let body = http_get(&format!(
             "{}/_fixture/invocations?account={}",
             local_aws().endpoint,
@@ -310,7 +312,7 @@ impl Account {
     }
 
     /// Writes (puts and deletes of subscription filters) this account has made so far.
-    pub fn writes(&self) -> u64 {
+    pub(crate) fn writes(&self) -> u64 {
         self.count("PutSubscriptionFilter") + self.count("DeleteSubscriptionFilter")
     }
 }
@@ -318,23 +320,21 @@ impl Account {
 /// The central (recipient) account with a CloudWatch Logs destination whose access policy allows
 /// the given sender accounts, as the AWS documentation sets it up; and a second destination, another
 /// vendor's, for the "foreign" filters tests put beside ours.
-pub struct Central {
-    pub account: Account,
+pub(crate) struct Central {
     pub destination_arn: String,
     pub other_destination_arn: String,
 }
 
 impl Central {
-    pub async fn new(allowed_senders: &[&str]) -> Self {
+    pub(crate) async fn new(allowed_senders: &[&str]) -> Self {
         Self::in_account(Account::new().await, allowed_senders).await
     }
 
-    pub async fn in_account(account: Account, allowed_senders: &[&str]) -> Self {
+    pub(crate) async fn in_account(account: Account, allowed_senders: &[&str]) -> Self {
         let destination_arn = Self::destination(&account, "central-logging", allowed_senders).await;
         let other_destination_arn =
             Self::destination(&account, "other-vendor", allowed_senders).await;
         Self {
-            account,
             destination_arn,
             other_destination_arn,
         }
@@ -382,7 +382,7 @@ impl Central {
 /// A CloudTrail CreateLogGroup event (the `events/create-log-group.json` fixture) for this account,
 /// Region and log group.
 /// A sender account allowed by a new central destination, with the destination parameter set.
-pub async fn sender_and_central() -> (Account, Central) {
+pub(crate) async fn sender_and_central() -> (Account, Central) {
     let sender = Account::new().await;
     let central = Central::new(&[&sender.id]).await;
     sender
@@ -392,14 +392,22 @@ pub async fn sender_and_central() -> (Account, Central) {
 }
 
 /// `count` groups `/app/000`... each holding this stack's filter and another vendor's.
-pub async fn groups_with_ours_and_a_vendors(sender: &Account, central: &Central, count: usize) {
+pub(crate) async fn groups_with_ours_and_a_vendors(
+    sender: &Account,
+    central: &Central,
+    count: usize,
+) {
     for i in 0..count {
         group_with_ours_and_a_vendors(sender, central, &format!("/app/{i:03}")).await;
     }
 }
 
 /// Creates `group` holding this stack's filter and another vendor's.
-pub async fn group_with_ours_and_a_vendors(sender: &Account, central: &Central, group: &str) {
+pub(crate) async fn group_with_ours_and_a_vendors(
+    sender: &Account,
+    central: &Central,
+    group: &str,
+) {
     sender.create_group(group).await;
     sender
         .put_filter(group, "central-logging", &central.destination_arn)
@@ -410,7 +418,7 @@ pub async fn group_with_ours_and_a_vendors(sender: &Account, central: &Central, 
 }
 
 /// What one run of the real `backfill` binary printed, and its exit code.
-pub struct Run {
+pub(crate) struct Run {
     pub code: i32,
     pub stdout: String,
     pub stderr: String,
@@ -418,7 +426,7 @@ pub struct Run {
 
 impl Run {
     /// The JSON summary `--output json` prints last.
-    pub fn summary(&self) -> Value {
+    pub(crate) fn summary(&self) -> Value {
         let last = self.stdout.lines().last().unwrap_or_default();
         serde_json::from_str(last)
             .unwrap_or_else(|e| panic!("last line is not JSON ({e}): {self:?}"))
@@ -436,7 +444,7 @@ impl std::fmt::Debug for Run {
 }
 
 /// Runs the real `backfill` binary as `account`, with `args`.
-pub fn backfill(account: &Account, args: &[&str]) -> Run {
+pub(crate) fn backfill(account: &Account, args: &[&str]) -> Run {
     // Integration tests know the binary; the examples include this module too, and do not run it.
     let binary = option_env!("CARGO_BIN_EXE_backfill").unwrap_or("backfill");
     let output = std::process::Command::new(binary)
@@ -460,13 +468,13 @@ fn tag_map(tags: &[(&str, &str)]) -> std::collections::HashMap<String, String> {
 }
 
 /// The JSON lines of what the function logged (its log lines and its EMF metrics lines).
-pub fn json_lines(logs: &str) -> Vec<Value> {
+pub(crate) fn json_lines(logs: &str) -> Vec<Value> {
     logs.lines()
         .filter_map(|l| serde_json::from_str(l).ok())
         .collect()
 }
 
-pub fn create_log_group_event(account: &str, group: &str) -> Value {
+pub(crate) fn create_log_group_event(account: &str, group: &str) -> Value {
     let mut event = fixture("create-log-group.json");
     event["account"] = account.into();
     event["detail"]["recipientAccountId"] = account.into();
@@ -476,14 +484,14 @@ pub fn create_log_group_event(account: &str, group: &str) -> Value {
 }
 
 /// An event fixture from `events/`, re-addressed to this account.
-pub fn fixture_for(name: &str, account: &str) -> Value {
+pub(crate) fn fixture_for(name: &str, account: &str) -> Value {
     let mut event = fixture(name);
     event["account"] = account.into();
     event["detail"]["recipientAccountId"] = account.into();
     event
 }
 
-pub fn fixture(name: &str) -> Value {
+pub(crate) fn fixture(name: &str) -> Value {
     let path = format!("{}/events/{name}", env!("CARGO_MANIFEST_DIR"));
     let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
     serde_json::from_str(&text).unwrap_or_else(|e| panic!("{path}: {e}"))

@@ -2,10 +2,10 @@
 //! and tag changes taking effect on their own. Through the real binaries against the local AWS:
 //! what they answer, what they leave in the account, and what they cost in calls.
 
-mod common;
-
-use common::runtime::{Answer, FunctionProcess};
-use common::{Account, Central, backfill, create_log_group_event, fixture_for, sender_and_central};
+use crate::common::runtime_api::{Answer, FunctionProcess};
+use crate::common::{
+    Account, Central, backfill, create_log_group_event, fixture, fixture_for, sender_and_central,
+};
 use serde_json::{Value, json};
 
 /// The tag rules most tests run under: platform's or audit groups, never noisy ones.
@@ -176,7 +176,7 @@ async fn without_tag_rules_no_tag_is_read_and_tag_events_cost_nothing() {
     );
     assert_eq!(sender.count("ListTagsForResource"), 0);
     // A sweep without tag rules reads no tags either.
-    let answer = function.runtime.invoke(&json!({"sweep": {}}));
+    let answer = function.runtime.invoke(&fixture("stack/sweep-order.json"));
     assert_eq!(answer.ok()["sweep"]["total"], 1);
     assert_eq!(sender.count("ListTagsForResource"), 0);
     function.stop();
@@ -284,7 +284,7 @@ async fn a_sweep_applies_tag_rules_and_reads_tags_only_where_the_name_passes() {
     let mut settings = RULES.to_vec();
     settings.push(("INCLUDE", "/mix/*"));
     let mut function = FunctionProcess::start(&sender, &settings);
-    let answer = function.runtime.invoke(&json!({"sweep": {}}));
+    let answer = function.runtime.invoke(&fixture("stack/sweep-order.json"));
     let sweep = &answer.ok()["sweep"];
     assert_eq!(sweep["total"], 6, "{sweep}");
     assert_eq!(sweep["subscribed"], 1, "/mix/platform: {sweep}");

@@ -1,5 +1,5 @@
-//! The SDK adapter against mocked SDK clients (aws-smithy-mocks): one test per row of PRODUCT.md's
-//! error table, checking both how the error is mapped and how many requests it cost.
+//! The SDK adapter against mocked SDK clients (aws-smithy-mocks): one test per row of the error
+//! table in `docs/errors.md`, checking both how the error is mapped and how many requests it cost.
 
 use std::time::Duration;
 

@@ -3,10 +3,9 @@
 //! filter or make it PUT anywhere; and a central filter deleted or re-pointed by someone else comes
 //! back within one event.
 
-mod common;
-
-use common::runtime::{Answer, DeadUrl, FUNCTION_ROLE_NAME, FunctionProcess, ResponseUrl};
-use common::{
+use crate::common::cloudformation::{DeadUrl, ResponseUrl, stack_request};
+use crate::common::runtime_api::{Answer, FUNCTION_ROLE_NAME, FunctionProcess};
+use crate::common::{
     Account, Central, fixture_for, groups_with_ours_and_a_vendors, json_lines, sender_and_central,
 };
 use serde_json::{Value, json};
@@ -30,35 +29,19 @@ async fn all_still_subscribed(sender: &Account, count: usize) {
     }
 }
 
-fn delete_request(stack_id: &str, response_url: &str) -> Value {
-    json!({
-        "RequestType": "Delete",
-        "ServiceToken": "arn:aws:lambda:us-east-1:111111111111:function:auto-subscribe",
-        "ResponseURL": response_url,
-        "StackId": stack_id,
-        "RequestId": "request-delete",
-        "ResourceType": "Custom::AutoSubscribeSweep",
-        "LogicalResourceId": "Sweep",
-        "PhysicalResourceId": "auto-subscribe-sweep",
-        "ResourceProperties": {"ServiceToken": "x", "RemoveOnDelete": "true"},
-    })
+/// CloudFormation's Delete (from the fixtures) for the stack `stack_id`, answering to
+/// `response_url`.
+fn delete_request(sender: &Account, stack_id: &str, response_url: &str) -> Value {
+    let mut request = stack_request("Delete", sender, response_url, "true");
+    request["StackId"] = stack_id.into();
+    request
 }
 
-/// Delivers an answer's continuations, as Lambda would, until the chain ends.
+/// Delivers `first` and what it hands on, as Lambda would, until the chain ends.
 fn run_chain(function: &mut FunctionProcess, sender: &Account, first: &Value) -> Vec<Answer> {
-    let mut answers = Vec::new();
-    let mut next = vec![first.clone()];
-    while let Some(event) = next.pop() {
-        answers.push(function.runtime.invoke(&event));
-        next.extend(
-            sender
-                .take_invocations()
-                .into_iter()
-                .map(|i| i["payload"].clone()),
-        );
-        assert!(answers.len() < 20, "the chain must end");
-    }
-    answers
+    function
+        .run_chain(sender, first, Duration::from_secs(60))
+        .answers
 }
 
 #[tokio::test]
@@ -80,12 +63,12 @@ async fn forged_payloads_and_foreign_stacks_remove_nothing_and_send_nothing() {
         // The payload that once took the central filter off every group.
         json!({"autoSubscribeSweep": {"remove": true}}),
         // A Delete from another stack, as the public example requests are sent.
-        delete_request(&foreign_stack, &cloudformation.url),
+        delete_request(&sender, &foreign_stack, &cloudformation.url),
         // A removal's continuation for another stack.
-        json!({"autoSubscribeSweep": {"customResource": delete_request(&foreign_stack, &cloudformation.url),
+        json!({"autoSubscribeSweep": {"customResource": delete_request(&sender, &foreign_stack, &cloudformation.url),
                                       "startedAtMs": 1, "nextToken": "x"}}),
         // A removal's continuation for its own stack, while the stack is not being deleted.
-        json!({"autoSubscribeSweep": {"customResource": delete_request(&sender.stack_id(), &cloudformation.url),
+        json!({"autoSubscribeSweep": {"customResource": delete_request(&sender, &sender.stack_id(), &cloudformation.url),
                                       "startedAtMs": 1}}),
     ];
     for payload in &forged {
@@ -111,7 +94,7 @@ async fn a_delete_of_its_own_stack_removes_only_while_cloudformation_deletes_the
     let (sender, _central) = subscribed_account(4).await;
     let cloudformation = ResponseUrl::start();
     let mut function = FunctionProcess::start(&sender, &[cloudformation.endpoint()]);
-    let delete = delete_request(&sender.stack_id(), &cloudformation.url);
+    let delete = delete_request(&sender, &sender.stack_id(), &cloudformation.url);
 
     // CloudFormation says the stack is fine: the request is answered, nothing removed.
     sender.set_stack_status("UPDATE_COMPLETE");
@@ -142,9 +125,11 @@ async fn answers_go_only_to_s3_of_the_partition_and_a_dead_url_does_not_hold_the
     // A plain-HTTP, non-S3 URL that is not the configured S3 endpoint: refused, nothing removed.
     let cloudformation = ResponseUrl::start();
     let mut function = FunctionProcess::start(&sender, &[]);
-    let answer = function
-        .runtime
-        .invoke(&delete_request(&sender.stack_id(), &cloudformation.url));
+    let answer = function.runtime.invoke(&delete_request(
+        &sender,
+        &sender.stack_id(),
+        &cloudformation.url,
+    ));
     let reason = answer.ok()["reason"]
         .as_str()
         .unwrap_or_default()
@@ -163,7 +148,7 @@ async fn answers_go_only_to_s3_of_the_partition_and_a_dead_url_does_not_hold_the
     // (Lambda retries it) instead of waiting until the function's timeout.
     let dead = DeadUrl::start();
     let mut function = FunctionProcess::start(&sender, &[dead.endpoint()]);
-    let mut create = delete_request(&sender.stack_id(), &dead.url);
+    let mut create = delete_request(&sender, &sender.stack_id(), &dead.url);
     create["RequestType"] = json!("Create");
     let (answer, _) = function
         .runtime
