@@ -8,13 +8,15 @@ demo: setup
 	cargo build --quiet --bin auto-subscribe --example demo
 	target/debug/examples/demo
 
-## Every check CI runs: formatting, clippy with warnings as errors, unit, adapter and integration
-## tests, then the stacks: cfn-lint, sam validate --lint, the rule and IAM checks, and sam build.
+## Every check CI runs: formatting, clippy with warnings as errors, the API docs with warnings as
+## errors, unit, adapter and integration tests, the docs' links, then the stacks: cfn-lint,
+## sam validate --lint, the rule and IAM checks, and sam build.
 test: setup template-setup
 	cargo fmt --all -- --check
 	cargo clippy --all-targets -- -D warnings
+	RUSTDOCFLAGS="-D warnings" cargo doc --no-deps --document-private-items
 	cargo test --all-targets
-	SAM_CLI_TELEMETRY=0 $(PYTHON) -m pytest -q tests/template
+	SAM_CLI_TELEMETRY=0 $(PYTHON) -m pytest -q tests/docs tests/template
 
 ## The benchmarks: the function (binary size, cold start, peak memory, API calls and time per
 ## event), backfill on 1,000 groups under AWS's quotas beside the AWS blog sample's script, a recent-groups

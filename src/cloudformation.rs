@@ -11,13 +11,13 @@ use crate::names::Arn;
 use crate::outcome::Tally;
 
 /// The physical ID of the one sweep resource a stack has.
-pub const PHYSICAL_ID: &str = "auto-subscribe-sweep";
+pub(crate) const PHYSICAL_ID: &str = "auto-subscribe-sweep";
 
 /// The resource property (and stack parameter) that says whether Delete takes the filters off.
-pub const REMOVE_FILTERS_ON_DELETE: &str = "RemoveFiltersOnDelete";
+pub(crate) const REMOVE_FILTERS_ON_DELETE: &str = "RemoveFiltersOnDelete";
 
 /// CloudFormation waits at most an hour for a custom resource's answer (its default `ServiceTimeout`).
-pub const MAX_SERVICE_TIMEOUT_SECS: u64 = 3600;
+pub(crate) const MAX_SERVICE_TIMEOUT_SECS: u64 = 3600;
 
 /// What CloudFormation asks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -125,7 +125,7 @@ impl CustomResourceRequest {
 }
 
 /// The data a removal reports back to the stack: its counts, and whether it covered every group.
-pub fn counts_data(tally: &Tally, complete: bool) -> Value {
+pub(crate) fn counts_data(tally: &Tally, complete: bool) -> Value {
     json!({
         "Checked": tally.total,
         "Unsubscribed": tally.unsubscribed,

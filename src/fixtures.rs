@@ -7,15 +7,15 @@ use crate::plan::ExistingFilters;
 use crate::selection::Selection;
 
 /// The central destination the unit tests subscribe to.
-pub const DEST: &str = "arn:aws:logs:us-east-1:999999999999:destination:central";
+pub(crate) const DEST: &str = "arn:aws:logs:us-east-1:999999999999:destination:central";
 
 /// `central-logging` to [`DEST`], with the default settings.
-pub fn desired() -> DesiredFilter {
+pub(crate) fn desired() -> DesiredFilter {
     spec().to(destination())
 }
 
 /// `central-logging` with the default settings, before its destination is known.
-pub fn spec() -> FilterSpec {
+pub(crate) fn spec() -> FilterSpec {
     FilterSpec {
         name: FilterName::parse("central-logging").expect("valid"),
         pattern: String::new(),
@@ -25,17 +25,17 @@ pub fn spec() -> FilterSpec {
 }
 
 /// [`DEST`], parsed.
-pub fn destination() -> DestinationArn {
+pub(crate) fn destination() -> DestinationArn {
     DestinationArn::parse(DEST).expect("valid")
 }
 
 /// Every log group: `*`, nothing excluded.
-pub fn everything() -> Selection {
+pub(crate) fn everything() -> Selection {
     Selection::new(&[], &[]).expect("`*` is a valid glob")
 }
 
 /// [`spec`]'s filter in `mode` over every group, towards `goal`, writing.
-pub fn rules(mode: ExistingFilters, goal: Goal) -> Rules {
+pub(crate) fn rules(mode: ExistingFilters, goal: Goal) -> Rules {
     Rules {
         filter: spec(),
         mode,

@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 use crate::names::{AccountId, Arn, LogGroupName};
 
 /// A log group's tags, key to value.
-pub type Tags = BTreeMap<String, String>;
+pub(crate) type Tags = BTreeMap<String, String>;
 
 /// A log group as DescribeLogGroups lists it (and as a sweep carries it to its next invocation).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

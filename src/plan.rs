@@ -50,7 +50,7 @@ impl fmt::Display for ExistingFilters {
 ///    put again; if none is left, the group cannot take ours (restore what was removed);
 /// 2. remove every filter of `remove_after` that step 1 did not already remove.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct FilterPlan {
+pub(crate) struct FilterPlan {
     /// Ours, to create or update; `None` when ours already matches.
     pub put: Option<SubscriptionFilter>,
     /// Whether ours does not exist yet, so the put adds a filter and can find the group full.
@@ -63,7 +63,7 @@ pub struct FilterPlan {
 
 impl FilterPlan {
     /// No write at all: ours matches and nothing else must go.
-    pub fn is_unchanged(&self) -> bool {
+    pub(crate) fn is_unchanged(&self) -> bool {
         self.put.is_none() && self.remove_after.is_empty()
     }
 }
@@ -72,7 +72,7 @@ impl FilterPlan {
 ///
 /// A filter under another name that points at our destination is a duplicate (the AWS blog sample named its
 /// filter `Destination`): it would double every event, so it goes in every mode.
-pub fn plan(
+pub(crate) fn plan(
     existing: &[SubscriptionFilter],
     desired: &DesiredFilter,
     mode: ExistingFilters,
@@ -115,7 +115,7 @@ pub fn plan(
 
 /// The writes that take this tool's filter off a group (stack removal, or a group no longer
 /// selected): ours, matched by name *and* destination, and nothing else.
-pub fn removal(existing: &[SubscriptionFilter], desired: &DesiredFilter) -> FilterPlan {
+pub(crate) fn removal(existing: &[SubscriptionFilter], desired: &DesiredFilter) -> FilterPlan {
     FilterPlan {
         remove_after: existing
             .iter()

@@ -15,7 +15,7 @@ use crate::plan::{FilterPlan, plan, removal};
 
 /// Everything a reconcile needs that is the same for every group of an event or a run.
 #[derive(Debug, Clone, Copy)]
-pub struct Reconciler<'a> {
+pub(crate) struct Reconciler<'a> {
     pub rules: &'a Rules,
     /// The destination, read (and checked to be in `region`) only when a group needs it, so a
     /// skipped group costs no read.
@@ -27,7 +27,7 @@ impl Reconciler<'_> {
     /// Decides what to do with `group`, then does it; reads the group's tags first when the
     /// decision needs them. `Err` only when the destination cannot be used, which is no fault of
     /// the group's; everything else is an [`Outcome`].
-    pub async fn reconcile(
+    pub(crate) async fn reconcile(
         &self,
         aws: &impl Aws,
         group: &LogGroup,

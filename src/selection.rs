@@ -244,7 +244,7 @@ fn parse_tag_rule(text: &str) -> Result<TagRule, BadTagRule> {
 }
 
 /// Splits a comma-separated list of globs (the `INCLUDE` / `EXCLUDE` format), dropping blanks.
-pub fn split_globs(text: &str) -> Vec<String> {
+pub(crate) fn split_globs(text: &str) -> Vec<String> {
     text.split(',')
         .map(str::trim)
         .filter(|s| !s.is_empty())

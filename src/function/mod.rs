@@ -6,9 +6,9 @@
 //! `handle` with a fake [`Aws`].
 
 pub mod error;
-pub mod invocation;
+pub(crate) mod invocation;
 pub mod metrics;
-pub mod repairs;
+pub(crate) mod repairs;
 pub mod runtime;
 
 use std::sync::Arc;

@@ -13,17 +13,17 @@ use std::time::{Duration, Instant};
 use crate::names::LogGroupName;
 
 /// Repairs of one group allowed within [`WINDOW`].
-pub const MAX_REPAIRS: usize = 3;
-pub const WINDOW: Duration = Duration::from_secs(3600);
+pub(crate) const MAX_REPAIRS: usize = 3;
+pub(crate) const WINDOW: Duration = Duration::from_secs(3600);
 
 #[derive(Debug, Default)]
-pub struct Repairs {
+pub(crate) struct Repairs {
     done: Mutex<HashMap<LogGroupName, Vec<Instant>>>,
 }
 
 impl Repairs {
     /// Whether `group` has had its [`MAX_REPAIRS`] within the window before `now`.
-    pub fn exhausted(&self, group: &LogGroupName, now: Instant) -> bool {
+    pub(crate) fn exhausted(&self, group: &LogGroupName, now: Instant) -> bool {
         let mut done = self.done.lock().unwrap_or_else(|e| e.into_inner());
         // Forget what has left the window, for every group: the map stays small.
         done.retain(|_, times| {
@@ -35,7 +35,7 @@ impl Repairs {
     }
 
     /// Counts a repair of `group` at `now`.
-    pub fn record(&self, group: &LogGroupName, now: Instant) {
+    pub(crate) fn record(&self, group: &LogGroupName, now: Instant) {
         let mut done = self.done.lock().unwrap_or_else(|e| e.into_inner());
         done.entry(group.clone()).or_default().push(now);
     }

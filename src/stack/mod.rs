@@ -13,7 +13,7 @@
 //! The stack calls the sweep; the sweep never calls it. The answer goes out through the [`Aws`]
 //! port, so the in-memory fake stands in for CloudFormation in the tests below.
 
-pub mod response_url;
+pub(crate) mod response_url;
 
 use std::time::Duration;
 
@@ -106,7 +106,7 @@ pub struct StackError(String);
 /// Handles CloudFormation's request: Create and Update check the destination and start a sweep;
 /// Delete takes this stack's filters off every group, once CloudFormation confirms the stack is
 /// being deleted, unless the stack says to leave them.
-pub async fn handle<A: Aws + 'static>(
+pub(crate) async fn handle<A: Aws + 'static>(
     sweeper: &Sweeper<'_, A>,
     stack: StackRequest,
 ) -> Result<StackAnswer, StackError> {
@@ -164,7 +164,7 @@ async fn confirm_deletion<A: Aws>(aws: &A, stack: &CustomResourceRequest) -> Res
 /// while the account is not covered and CloudFormation will still be waiting, and answers when
 /// the removal ends or must stop. Every slice first asks CloudFormation whether the stack is being
 /// deleted: no payload alone can remove a filter.
-pub async fn removal<A: Aws + 'static>(
+pub(crate) async fn removal<A: Aws + 'static>(
     sweeper: &Sweeper<'_, A>,
     request: &SweepRequest,
     stack: &StackRequest,

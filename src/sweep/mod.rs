@@ -10,5 +10,5 @@
 //! calls it.
 
 pub mod engine;
-pub mod request;
+pub(crate) mod request;
 pub mod slices;

@@ -15,22 +15,22 @@ use crate::group::ListedGroup;
 use crate::outcome::Tally;
 
 /// A chain of invocations may hand on this many times whatever its size...
-pub const BASE_HOPS: u64 = 10;
+pub(crate) const BASE_HOPS: u64 = 10;
 /// ...plus one per this many groups listed. A slice lists hundreds of groups, so a real sweep
 /// stays far below the bound, while a chain that lists the same page again and again (a bug),
 /// or lists nothing, reaches it within a few dozen hops.
-pub const GROUPS_PER_HOP: u64 = 100;
+pub(crate) const GROUPS_PER_HOP: u64 = 100;
 /// At most this many groups whose calls kept being throttled are carried to the next invocation;
 /// the rest are counted as failed.
-pub const MAX_CARRIED: usize = 1000;
+pub(crate) const MAX_CARRIED: usize = 1000;
 
 /// The key of a sweep order, as the schedules send it: `{"sweep": {}}` for a full sweep,
 /// `{"sweep": {"createdWithinSeconds": N}}` for the groups created in the last N seconds.
-pub const ORDER_KEY: &str = "sweep";
+pub(crate) const ORDER_KEY: &str = "sweep";
 
 /// The key of a sweep payload:
 /// `{"autoSubscribeSweep": {"nextToken", "customResource", "startedAtMs", "soFar", "hops", "retry", "createdWithinSeconds"}}`.
-pub const CONTINUATION_KEY: &str = "autoSubscribeSweep";
+pub(crate) const CONTINUATION_KEY: &str = "autoSubscribeSweep";
 
 /// A request to sweep the account: a new sweep, or one continuing where the previous invocation
 /// stopped.

@@ -25,7 +25,7 @@ use auto_subscribe::sweep::engine::{Job, Progress, Resume, Summary, run};
 /// plan as the auto-subscribe function, paced under CloudWatch Logs' API quotas.
 #[derive(Debug, Parser)]
 #[command(name = "backfill", version, max_term_width = 100)]
-pub struct Args {
+pub(crate) struct Args {
     /// SSM parameter holding the destination ARN.
     #[arg(
         long = Setting::DestinationArnParameter.long(),
@@ -100,7 +100,7 @@ pub struct Args {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum Output {
+pub(crate) enum Output {
     Text,
     Json,
 }
@@ -131,7 +131,7 @@ impl Args {
 }
 
 /// Runs the command.
-pub async fn main() -> ExitCode {
+pub(crate) async fn main() -> ExitCode {
     let args = Args::parse();
     let usage = |message: String| {
         eprintln!("backfill: {message}");
