@@ -6,16 +6,35 @@ use std::str::FromStr;
 
 use crate::names::{DestinationArn, FilterName, RoleArn};
 
-/// A subscription filter as DescribeSubscriptionFilters reports it, or as we put it.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// A subscription filter as DescribeSubscriptionFilters reports it, or as we put it: every
+/// attribute the service model gives one, so a filter put back after a failed make-room has every
+/// attribute it had, and a filter of ours narrowed by hand is seen as not ours to keep.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct SubscriptionFilter {
     pub name: String,
     pub destination_arn: String,
     pub filter_pattern: String,
     pub role_arn: Option<String>,
     pub distribution: Option<String>,
+    /// Applied to the transformed events (a log transformer's output) instead of those ingested.
+    pub apply_on_transformed_logs: bool,
+    /// Which events it processes, by system fields (`@aws.region NOT IN [...]`). On a put, `None`
+    /// leaves what AWS has unchanged (AWS keeps what a put leaves out) and `Some("")` clears it.
+    pub field_selection_criteria: Option<String>,
+    /// The system fields added to what it sends (`@aws.account`, `@aws.region`, `@source.log`).
+    pub emit_system_fields: Vec<String>,
     /// Milliseconds since the epoch; orders "oldest first" when room must be made.
     pub creation_time: Option<i64>,
+}
+
+impl SubscriptionFilter {
+    /// Its field selection criteria, when it has any: a filter with them ships only the events
+    /// they select (they can select none).
+    pub fn selection_criteria(&self) -> Option<&str> {
+        self.field_selection_criteria
+            .as_deref()
+            .filter(|c| !c.trim().is_empty())
+    }
 }
 
 /// How CloudWatch Logs spreads events over a Kinesis destination's shards (`DISTRIBUTION`).
@@ -45,6 +64,9 @@ impl FromStr for Distribution {
     }
 }
 
+/// The system fields a subscription filter can add to what it sends (`EMIT_SYSTEM_FIELDS`).
+pub const SYSTEM_FIELDS: [&str; 3] = ["@aws.account", "@aws.region", "@source.log"];
+
 /// Our filter as the settings describe it: everything but the destination, which is read at run
 /// time (an SSM parameter) and checked against the Region.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -53,6 +75,8 @@ pub struct FilterSpec {
     pub pattern: String,
     pub role: Option<RoleArn>,
     pub distribution: Option<Distribution>,
+    /// System fields to add (`EMIT_SYSTEM_FIELDS`), in order, without repeats.
+    pub emit_system_fields: Vec<String>,
 }
 
 impl FilterSpec {
@@ -64,11 +88,13 @@ impl FilterSpec {
             pattern: self.pattern.clone(),
             role: self.role.clone(),
             distribution: self.distribution,
+            emit_system_fields: self.emit_system_fields.clone(),
         }
     }
 }
 
-/// The filter this tool wants on every selected group.
+/// The filter this tool wants on every selected group: ours ships every event its pattern
+/// matches, of the events as ingested, with the system fields the settings name.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DesiredFilter {
     pub name: FilterName,
@@ -76,22 +102,33 @@ pub struct DesiredFilter {
     pub pattern: String,
     pub role: Option<RoleArn>,
     pub distribution: Option<Distribution>,
+    pub emit_system_fields: Vec<String>,
 }
 
 impl DesiredFilter {
-    /// True when `existing` already is this filter: same destination, pattern, role and distribution.
-    /// An unset distribution is AWS's default, `ByLogStream`.
+    /// True when `existing` already is this filter in every attribute the service model gives a
+    /// filter: destination, pattern, role, distribution, no field selection criteria, applied to
+    /// the events as ingested, and the same system fields. An unset distribution is AWS's default,
+    /// `ByLogStream`. A filter of ours narrowed by hand (criteria that select nothing, say) does
+    /// not match, and is put right like a deleted one.
     pub fn matches(&self, existing: &SubscriptionFilter) -> bool {
         let wanted_distribution = self
             .distribution
             .unwrap_or(Distribution::ByLogStream)
             .as_str();
+        let mut fields = existing.emit_system_fields.clone();
+        fields.sort();
+        let mut wanted = self.emit_system_fields.clone();
+        wanted.sort();
         existing.name == self.name.as_str()
             && existing.destination_arn == self.destination.as_str()
             && existing.filter_pattern == self.pattern
             && existing.role_arn.as_deref().filter(|r| !r.is_empty())
                 == self.role.as_ref().map(RoleArn::as_str)
             && existing.distribution.as_deref().unwrap_or("ByLogStream") == wanted_distribution
+            && existing.selection_criteria().is_none()
+            && !existing.apply_on_transformed_logs
+            && fields == wanted
     }
 
     /// Whether `existing` is this tool's filter: our name *and* our destination. A filter with our
@@ -100,7 +137,18 @@ impl DesiredFilter {
         existing.name == self.name.as_str() && existing.destination_arn == self.destination.as_str()
     }
 
-    /// The filter as PutSubscriptionFilter takes it.
+    /// The filter as PutSubscriptionFilter takes it, over a filter of ours that has `existing`'s
+    /// attributes: every attribute said, and criteria someone added cleared (AWS keeps what a put
+    /// leaves out).
+    pub fn to_filter_over(&self, existing: Option<&SubscriptionFilter>) -> SubscriptionFilter {
+        let clear = existing.is_some_and(|f| f.selection_criteria().is_some());
+        SubscriptionFilter {
+            field_selection_criteria: clear.then(String::new),
+            ..self.to_filter()
+        }
+    }
+
+    /// The filter as PutSubscriptionFilter takes it, and as AWS then describes it.
     pub fn to_filter(&self) -> SubscriptionFilter {
         SubscriptionFilter {
             name: self.name.as_str().to_owned(),
@@ -108,6 +156,9 @@ impl DesiredFilter {
             filter_pattern: self.pattern.clone(),
             role_arn: self.role.as_ref().map(|r| r.as_str().to_owned()),
             distribution: self.distribution.map(|d| d.as_str().to_owned()),
+            apply_on_transformed_logs: false,
+            field_selection_criteria: None,
+            emit_system_fields: self.emit_system_fields.clone(),
             creation_time: None,
         }
     }
@@ -147,6 +198,53 @@ mod tests {
             ..desired()
         };
         assert!(!random.matches(&f));
+    }
+
+    #[test]
+    fn ours_matches_in_every_attribute_and_a_muted_one_does_not() {
+        let ours = desired().to_filter();
+        assert!(desired().matches(&ours));
+        let muted = [
+            SubscriptionFilter {
+                field_selection_criteria: Some("@aws.region = \"nowhere-1\"".into()),
+                ..ours.clone()
+            },
+            SubscriptionFilter {
+                apply_on_transformed_logs: true,
+                ..ours.clone()
+            },
+            SubscriptionFilter {
+                emit_system_fields: vec!["@aws.account".into()],
+                ..ours.clone()
+            },
+        ];
+        for filter in &muted {
+            assert!(!desired().matches(filter), "{filter:?}");
+            assert!(desired().is_ours(filter), "still ours to put right");
+        }
+        // Blank criteria select everything, as none do.
+        let blank = SubscriptionFilter {
+            field_selection_criteria: Some(String::new()),
+            ..ours.clone()
+        };
+        assert!(desired().matches(&blank));
+        // The system fields the settings name, in any order.
+        let with_fields = DesiredFilter {
+            emit_system_fields: vec!["@aws.region".into(), "@aws.account".into()],
+            ..desired()
+        };
+        let described = SubscriptionFilter {
+            emit_system_fields: vec!["@aws.account".into(), "@aws.region".into()],
+            ..ours.clone()
+        };
+        assert!(with_fields.matches(&described));
+        assert!(!with_fields.matches(&ours));
+        // A put over a narrowed filter clears its criteria; over anything else it leaves them be.
+        let over_muted = desired().to_filter_over(Some(&muted[0]));
+        assert_eq!(over_muted.field_selection_criteria.as_deref(), Some(""));
+        assert_eq!(desired().to_filter_over(Some(&muted[1])), ours);
+        assert_eq!(desired().to_filter_over(None), ours);
+        assert!(!over_muted.apply_on_transformed_logs);
     }
 
     #[test]

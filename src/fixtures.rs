@@ -21,6 +21,7 @@ pub(crate) fn spec() -> FilterSpec {
         pattern: String::new(),
         role: None,
         distribution: None,
+        emit_system_fields: Vec::new(),
     }
 }
 

@@ -102,7 +102,7 @@ pub(crate) fn plan(
     };
     let put = match ours {
         Some(f) if desired.matches(f) => None,
-        _ => Some(desired.to_filter()),
+        ours => Some(desired.to_filter_over(ours)),
     };
     let creates = ours.is_none();
     FilterPlan {
@@ -143,6 +143,7 @@ mod tests {
             role_arn: None,
             distribution: Some("ByLogStream".into()),
             creation_time: Some(created),
+            ..SubscriptionFilter::default()
         }
     }
 

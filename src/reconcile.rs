@@ -8,7 +8,7 @@ use crate::aws::{ApiError, Aws};
 use crate::decision::{Decision, Rules, Written, decide, settle};
 use crate::destination::{DestinationCache, DestinationError};
 use crate::filter::{DesiredFilter, SubscriptionFilter};
-use crate::group::{LogGroup, Tags};
+use crate::group::{KnownTags, LogGroup, Tags};
 use crate::names::{AccountId, LogGroupName};
 use crate::outcome::{GONE, Outcome};
 use crate::plan::{FilterPlan, plan, removal};
@@ -41,7 +41,7 @@ impl Reconciler<'_> {
             Err(outcome) => return Ok(outcome),
         };
         let group = LogGroup {
-            tags: Some(tags),
+            tags: KnownTags::Read(tags),
             ..group.clone()
         };
         let decision = decide(&group, self.rules);
@@ -283,6 +283,7 @@ mod tests {
             role_arn: None,
             distribution: Some("ByLogStream".into()),
             creation_time: Some(created),
+            ..SubscriptionFilter::default()
         }
     }
 
@@ -409,12 +410,47 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_muted_filter_of_ours_is_put_right_in_every_attribute() {
+        let muted = [
+            SubscriptionFilter {
+                field_selection_criteria: Some("@aws.region = \"nowhere-1\"".into()),
+                ..desired().to_filter()
+            },
+            SubscriptionFilter {
+                apply_on_transformed_logs: true,
+                emit_system_fields: vec!["@aws.account".into()],
+                ..desired().to_filter()
+            },
+        ];
+        for filter in muted {
+            let aws = FakeAws::with_group(GROUP, vec![filter.clone(), foreign("shipper", 10)], 2);
+            assert_eq!(
+                run(&aws, MakeRoom).await,
+                Outcome::Subscribed { removed: vec![] },
+                "{filter:?}"
+            );
+            let now = aws.filters(GROUP);
+            let ours = now
+                .iter()
+                .find(|f| f.name == "central-logging")
+                .expect("ours");
+            assert!(desired().matches(ours), "{ours:?}");
+            assert_eq!(
+                run(&aws, MakeRoom).await,
+                Outcome::Unchanged { removed: vec![] }
+            );
+        }
+    }
+
+    #[tokio::test]
     async fn a_failed_put_after_making_room_puts_back_what_was_removed() {
-        let aws = FakeAws::with_group(
-            GROUP,
-            vec![foreign("shipper", 10), foreign("datadog", 5)],
-            2,
-        );
+        let datadog = SubscriptionFilter {
+            field_selection_criteria: Some("@aws.region = \"eu-west-1\"".into()),
+            apply_on_transformed_logs: true,
+            emit_system_fields: vec!["@source.log".into()],
+            ..foreign("datadog", 5)
+        };
+        let aws = FakeAws::with_group(GROUP, vec![foreign("shipper", 10), datadog], 2);
         aws.fail_nth(
             "put central-logging",
             2,
@@ -437,6 +473,19 @@ mod tests {
         assert_eq!(
             restored.filter_pattern, "ERROR",
             "restored with its own settings"
+        );
+        assert_eq!(
+            (
+                restored.field_selection_criteria.as_deref(),
+                restored.apply_on_transformed_logs,
+                restored.emit_system_fields.as_slice()
+            ),
+            (
+                Some("@aws.region = \"eu-west-1\""),
+                true,
+                ["@source.log".to_owned()].as_slice()
+            ),
+            "and every newer attribute it had"
         );
     }
 
@@ -598,9 +647,9 @@ mod tests {
             with_tag_rules(&aws, &listed, Goal::Subscribe).await,
             Outcome::Subscribed { .. }
         ));
-        // Tags already known (a CreateLogGroup event's): not read again.
+        // Tags already read: not read again.
         let known = LogGroup {
-            tags: Some([("team".to_owned(), "platform".to_owned())].into()),
+            tags: KnownTags::Read([("team".to_owned(), "platform".to_owned())].into()),
             ..listed.clone()
         };
         let before = aws.calls().len();
@@ -609,6 +658,41 @@ mod tests {
             Outcome::Unchanged { .. }
         ));
         assert!(!aws.calls()[before..].iter().any(|c| *c == "list-tags"));
+        // Tags an event claims: a claim that selects the group is checked with AWS before the
+        // write; one that leaves it out is taken, at no call.
+        let other = LogGroupName::parse("/aws/lambda/other").expect("valid");
+        aws.add_group(other.as_str(), vec![]);
+        let claimed = |tags: &[(&str, &str)]| LogGroup {
+            arn: Some(crate::aws::fake::group_arn(other.as_str())),
+            tags: KnownTags::Claimed(
+                tags.iter()
+                    .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+                    .collect(),
+            ),
+            ..LogGroup::named(other.clone())
+        };
+        let before = aws.calls().len();
+        assert!(
+            matches!(
+                with_tag_rules(&aws, &claimed(&[("team", "platform")]), Goal::Subscribe).await,
+                Outcome::Skipped { .. }
+            ),
+            "the group itself carries no such tag"
+        );
+        assert_eq!(
+            aws.calls()[before..],
+            ["list-tags"],
+            "read, and nothing written"
+        );
+        let before = aws.calls().len();
+        assert!(matches!(
+            with_tag_rules(&aws, &claimed(&[("team", "payments")]), Goal::Subscribe).await,
+            Outcome::Skipped { .. }
+        ));
+        assert!(
+            aws.calls()[before..].is_empty(),
+            "a claim that leaves it out costs nothing"
+        );
     }
 
     #[tokio::test]

@@ -5,7 +5,7 @@
 
 use thiserror::Error;
 
-use crate::filter::FilterSpec;
+use crate::filter::{FilterSpec, SYSTEM_FIELDS};
 use crate::names::{DestinationArn, FilterName, RoleArn};
 use crate::plan::ExistingFilters;
 use crate::selection::{Selection, TagRules, split_globs};
@@ -37,6 +37,7 @@ pub enum Setting {
     Exclude,
     IncludeTags,
     ExcludeTags,
+    EmitSystemFields,
 }
 
 impl Setting {
@@ -54,6 +55,7 @@ impl Setting {
             Self::Exclude => "EXCLUDE",
             Self::IncludeTags => "INCLUDE_TAGS",
             Self::ExcludeTags => "EXCLUDE_TAGS",
+            Self::EmitSystemFields => "EMIT_SYSTEM_FIELDS",
         })
     }
 
@@ -71,6 +73,7 @@ impl Setting {
             Self::Exclude => "exclude",
             Self::IncludeTags => "include-tag",
             Self::ExcludeTags => "exclude-tag",
+            Self::EmitSystemFields => "emit-system-fields",
         }
     }
 
@@ -115,6 +118,8 @@ pub struct RawSettings {
     /// Tag rules, one per item (`key=value` or `key`).
     pub include_tags: Vec<String>,
     pub exclude_tags: Vec<String>,
+    /// System fields our filter adds to what it sends, one per item.
+    pub emit_system_fields: Vec<String>,
 }
 
 impl RawSettings {
@@ -142,6 +147,9 @@ impl RawSettings {
                 .map(|v| split_globs(&v))
                 .unwrap_or_default(),
             exclude_tags: get(Setting::ExcludeTags)
+                .map(|v| split_globs(&v))
+                .unwrap_or_default(),
+            emit_system_fields: get(Setting::EmitSystemFields)
                 .map(|v| split_globs(&v))
                 .unwrap_or_default(),
         }
@@ -199,6 +207,7 @@ impl RawSettings {
                 pattern: filter_pattern,
                 role: role_arn,
                 distribution,
+                emit_system_fields: system_fields(&self.emit_system_fields)?,
             },
             existing_filters,
             selection,
@@ -227,6 +236,26 @@ pub struct Settings {
     pub filter: FilterSpec,
     pub existing_filters: ExistingFilters,
     pub selection: Selection,
+}
+
+/// `EMIT_SYSTEM_FIELDS`: system fields CloudWatch Logs knows, each once, in the order given.
+fn system_fields(items: &[String]) -> Result<Vec<String>, ConfigError> {
+    let mut fields: Vec<String> = Vec::new();
+    for item in items.iter().map(|i| i.trim()).filter(|i| !i.is_empty()) {
+        if !SYSTEM_FIELDS.contains(&item) {
+            return Err(ConfigError::new(
+                Setting::EmitSystemFields,
+                format!(
+                    "{item:?} is not a system field a subscription filter can emit ({})",
+                    SYSTEM_FIELDS.join(", ")
+                ),
+            ));
+        }
+        if !fields.iter().any(|f| f == item) {
+            fields.push(item.to_owned());
+        }
+    }
+    Ok(fields)
 }
 
 #[cfg(test)]
@@ -270,8 +299,13 @@ mod tests {
             ("EXCLUDE", "/aws/noisy*"),
             ("INCLUDE_TAGS", "team=platform, audit"),
             ("EXCLUDE_TAGS", "noisy"),
+            (
+                "EMIT_SYSTEM_FIELDS",
+                "@aws.account, @aws.region, @aws.account",
+            ),
         ])
         .expect("valid");
+        assert_eq!(s.filter.emit_system_fields, ["@aws.account", "@aws.region"]);
         assert!(s.selection.has_tag_rules());
         let tags = |pairs: &[(&str, &str)]| {
             pairs
@@ -307,6 +341,10 @@ mod tests {
             (("INCLUDE_TAGS", "=x"), "INCLUDE_TAGS (--include-tag)"),
             (("EXCLUDE_TAGS", "team=[x"), "EXCLUDE_TAGS (--exclude-tag)"),
             (("ROLE_ARN", "my-role"), "ROLE_ARN"),
+            (
+                ("EMIT_SYSTEM_FIELDS", "@aws.account,@aws.partition"),
+                "EMIT_SYSTEM_FIELDS (--emit-system-fields): \"@aws.partition\" is not a system field",
+            ),
             (("FILTER_NAME", "a*b"), "FILTER_NAME"),
             (
                 ("DESTINATION_ARN_PARAMETER", "has space"),

@@ -248,7 +248,16 @@ impl Aws for FakeAws {
             .get_mut(group.as_str())
             .ok_or_else(|| ApiError::NotFound("no group".into()))?;
         if let Some(existing) = filters.iter_mut().find(|f| f.name == filter.name) {
-            *existing = filter.clone();
+            // AWS keeps criteria a put leaves out; an empty string clears them.
+            let criteria = match filter.field_selection_criteria.as_deref() {
+                None => existing.field_selection_criteria.clone(),
+                Some("") => None,
+                Some(kept) => Some(kept.to_owned()),
+            };
+            *existing = SubscriptionFilter {
+                field_selection_criteria: criteria,
+                ..filter.clone()
+            };
         } else if filters.len() >= self.limit {
             return Err(ApiError::GroupFull("Resource limit exceeded.".into()));
         } else {

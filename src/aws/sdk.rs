@@ -275,19 +275,22 @@ impl Aws for SdkAws {
                         .send()
                 })
                 .await?;
-            filters.extend(
-                output
-                    .subscription_filters()
-                    .iter()
-                    .map(|f| SubscriptionFilter {
-                        name: f.filter_name().unwrap_or_default().to_owned(),
-                        destination_arn: f.destination_arn().unwrap_or_default().to_owned(),
-                        filter_pattern: f.filter_pattern().unwrap_or_default().to_owned(),
-                        role_arn: f.role_arn().filter(|r| !r.is_empty()).map(str::to_owned),
-                        distribution: f.distribution().map(|d| d.as_str().to_owned()),
-                        creation_time: f.creation_time(),
-                    }),
-            );
+            filters.extend(output.subscription_filters().iter().map(|f| {
+                SubscriptionFilter {
+                    name: f.filter_name().unwrap_or_default().to_owned(),
+                    destination_arn: f.destination_arn().unwrap_or_default().to_owned(),
+                    filter_pattern: f.filter_pattern().unwrap_or_default().to_owned(),
+                    role_arn: f.role_arn().filter(|r| !r.is_empty()).map(str::to_owned),
+                    distribution: f.distribution().map(|d| d.as_str().to_owned()),
+                    apply_on_transformed_logs: f.apply_on_transformed_logs(),
+                    field_selection_criteria: f
+                        .field_selection_criteria()
+                        .filter(|c| !c.is_empty())
+                        .map(str::to_owned),
+                    emit_system_fields: f.emit_system_fields().to_vec(),
+                    creation_time: f.creation_time(),
+                }
+            }));
             match output.next_token() {
                 Some(token) if !token.is_empty() => next_token = Some(token.to_owned()),
                 _ => return Ok(filters),
@@ -309,6 +312,11 @@ impl Aws for SdkAws {
                 .destination_arn(&filter.destination_arn)
                 .set_role_arn(filter.role_arn.clone())
                 .set_distribution(filter.distribution.as_deref().map(Distribution::from))
+                // Every attribute said: AWS keeps what a put leaves out. `Some("")` clears the
+                // criteria; `None` leaves them as they are (a filter new to the group has none).
+                .apply_on_transformed_logs(filter.apply_on_transformed_logs)
+                .set_field_selection_criteria(filter.field_selection_criteria.clone())
+                .set_emit_system_fields(Some(filter.emit_system_fields.clone()))
                 .send()
         })
         .await

@@ -58,9 +58,7 @@ fn ours() -> SubscriptionFilter {
         name: "central-logging".into(),
         destination_arn: "arn:aws:logs:us-east-1:999999999999:destination:central".into(),
         filter_pattern: String::new(),
-        role_arn: None,
-        distribution: None,
-        creation_time: None,
+        ..SubscriptionFilter::default()
     }
 }
 
@@ -208,6 +206,9 @@ async fn describe_follows_next_token_and_maps_fields() {
             .filter_pattern("ERROR")
             .role_arn("arn:aws:iam::111111111111:role/r")
             .distribution(aws_sdk_cloudwatchlogs::types::Distribution::Random)
+            .apply_on_transformed_logs(true)
+            .field_selection_criteria("@aws.region = \"nowhere-1\"")
+            .emit_system_fields("@aws.account")
             .creation_time(42)
             .build()
     };
@@ -240,7 +241,49 @@ async fn describe_follows_next_token_and_maps_fields() {
         Some("arn:aws:iam::111111111111:role/r")
     );
     assert_eq!(filters[0].creation_time, Some(42));
+    assert!(filters[0].apply_on_transformed_logs);
+    assert_eq!(
+        filters[0].field_selection_criteria.as_deref(),
+        Some("@aws.region = \"nowhere-1\"")
+    );
+    assert_eq!(filters[0].emit_system_fields, ["@aws.account"]);
     assert_eq!(rule.num_calls(), 2);
+}
+
+/// AWS keeps what a put leaves out, so every put says every attribute: applied to the events as
+/// ingested, the system fields wanted (none, explicitly), and criteria cleared when asked.
+#[tokio::test]
+async fn a_put_says_every_attribute() {
+    let cleared = SubscriptionFilter {
+        field_selection_criteria: Some(String::new()),
+        emit_system_fields: vec!["@aws.account".into(), "@aws.region".into()],
+        ..ours()
+    };
+    let rule = mock!(Logs::put_subscription_filter)
+        .match_requests(|input| {
+            input.apply_on_transformed_logs() == Some(false)
+                && input.field_selection_criteria() == Some("")
+                && input.emit_system_fields() == ["@aws.account", "@aws.region"]
+        })
+        .then_output(|| PutSubscriptionFilterOutput::builder().build());
+    let aws = adapter(&[&rule], &[]);
+    aws.put_subscription_filter(&group(), &cleared)
+        .await
+        .expect("every attribute said");
+    assert_eq!(rule.num_calls(), 1);
+    // Nothing to clear: the criteria are left out, the system fields said as none.
+    let plain = mock!(Logs::put_subscription_filter)
+        .match_requests(|input| {
+            input.field_selection_criteria().is_none()
+                && input.emit_system_fields().is_empty()
+                && input.apply_on_transformed_logs() == Some(false)
+        })
+        .then_output(|| PutSubscriptionFilterOutput::builder().build());
+    let aws = adapter(&[&plain], &[]);
+    aws.put_subscription_filter(&group(), &ours())
+        .await
+        .expect("every attribute said");
+    assert_eq!(plain.num_calls(), 1);
 }
 
 #[tokio::test]

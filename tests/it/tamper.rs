@@ -6,7 +6,8 @@
 use crate::common::cloudformation::{DeadUrl, ResponseUrl, stack_request};
 use crate::common::runtime_api::{Answer, FUNCTION_ROLE_NAME, FunctionProcess};
 use crate::common::{
-    Account, Central, fixture_for, groups_with_ours_and_a_vendors, json_lines, sender_and_central,
+    Account, Central, Narrowed, fixture, fixture_for, groups_with_ours_and_a_vendors, json_lines,
+    sender_and_central,
 };
 use serde_json::{Value, json};
 use std::time::Duration;
@@ -252,6 +253,87 @@ async fn a_deleted_or_repointed_central_filter_is_repaired_and_the_functions_own
     failed["detail"]["errorCode"] = json!("ResourceNotFoundException");
     assert_eq!(function.runtime.invoke(&failed).ok()["outcome"], "skipped");
     assert_eq!(sender.calls()["calls"], before, "not one AWS call");
+}
+
+/// A central filter muted without being deleted (re-put with criteria that select nothing, or on
+/// transformed events) is not "unchanged": the repair and a sweep both put it right, and the
+/// criteria are cleared on AWS's side, not only left out of the put.
+#[tokio::test]
+async fn a_central_filter_muted_by_hand_is_repaired_by_the_event_and_by_a_sweep() {
+    let (sender, central) = subscribed_account(2).await;
+    let someone = format!("arn:aws:sts::{}:assumed-role/Admin/mallory", sender.id);
+    let mut function = FunctionProcess::start(&sender, &[("EXISTING_FILTERS", "make-room")]);
+    let nothing = Narrowed {
+        criteria: Some("@aws.region = \"nowhere-1\"".into()),
+        ..Narrowed::default()
+    };
+    let transformed = Narrowed {
+        transformed: true,
+        ..Narrowed::default()
+    };
+    for (group, muted) in [("/app/000", &nothing), ("/app/001", &transformed)] {
+        sender
+            .put_narrowed_filter(group, "central-logging", &central.destination_arn, muted)
+            .await;
+        assert_eq!(
+            &sender.narrowed(group, "central-logging").await,
+            muted,
+            "the local AWS keeps it"
+        );
+        let answer = function.runtime.invoke(&filter_change(
+            "PutSubscriptionFilter",
+            &sender,
+            group,
+            &someone,
+        ));
+        assert_eq!(answer.ok()["outcome"], "subscribed", "{group}: {answer:?}");
+        assert_eq!(
+            sender.narrowed(group, "central-logging").await,
+            Narrowed::default(),
+            "{group}: ours ships everything again"
+        );
+        assert_eq!(
+            sender.filter_names(group).await,
+            ["central-logging", "vendor"]
+        );
+    }
+    // A muting whose event never arrived: the next full sweep puts it right.
+    sender
+        .put_narrowed_filter(
+            "/app/000",
+            "central-logging",
+            &central.destination_arn,
+            &nothing,
+        )
+        .await;
+    let answer = function.runtime.invoke(&fixture("stack/sweep-order.json"));
+    assert_eq!(answer.ok()["sweep"]["subscribed"], 1, "{answer:?}");
+    assert_eq!(
+        sender.narrowed("/app/000", "central-logging").await,
+        Narrowed::default()
+    );
+}
+
+/// `EMIT_SYSTEM_FIELDS` puts the system fields on ours (the centralize-then-forward topology needs
+/// the source account and Region in the payload), and a filter of ours without them is stale.
+#[tokio::test]
+async fn emit_system_fields_reach_our_filter() {
+    let (sender, _central) = subscribed_account(1).await;
+    let mut function = FunctionProcess::start(
+        &sender,
+        &[("EMIT_SYSTEM_FIELDS", "@aws.account,@aws.region")],
+    );
+    let answer = function.runtime.invoke(&fixture("stack/sweep-order.json"));
+    assert_eq!(answer.ok()["sweep"]["subscribed"], 1, "{answer:?}");
+    assert_eq!(
+        sender
+            .narrowed("/app/000", "central-logging")
+            .await
+            .system_fields,
+        ["@aws.account", "@aws.region"]
+    );
+    let again = function.runtime.invoke(&fixture("stack/sweep-order.json"));
+    assert_eq!(again.ok()["sweep"]["unchanged"], 1, "{again:?}");
 }
 
 #[tokio::test]

@@ -8,6 +8,9 @@ Added to moto's CloudWatch Logs (CONTRIBUTING.md, "The local AWS"):
   "*", and an aws:PrincipalOrgID condition against organizations registered here);
 - a put of an existing filter name updates it in place, even when the group already holds two;
 - `distribution` is stored and described; `logGroupClass` is stored on create and described;
+- the newer filter attributes, `applyOnTransformedLogs`, `fieldSelectionCriteria` and
+  `emitSystemFields`, are stored and described, and a put that leaves one out keeps the value the
+  filter had, as AWS does (an empty `fieldSelectionCriteria` or `emitSystemFields` clears it);
 - a destination in another Region, a malformed destination ARN, or a group of a class other than
   STANDARD is an InvalidParameterException (moto answers HTTP 500 or accepts it).
 Added to moto's EventBridge: TestEventPattern, with moto's own rule matcher (moto only stubs it).
@@ -83,18 +86,31 @@ def patch_moto():
         def __init__(self, msg):
             super().__init__("AccessDeniedException", msg)
 
-    # Filters keep their distribution.
+    # Filters keep their distribution and the newer attributes; a put leaving one out keeps it.
     original_filter_init = models.SubscriptionFilter.__init__
 
-    def filter_init(self, *args, distribution=None, **kwargs):
+    def filter_init(self, *args, distribution=None, newer=None, **kwargs):
         original_filter_init(self, *args, **kwargs)
         self.distribution = distribution or "ByLogStream"
+        self.apply_on_transformed_logs = False
+        self.field_selection_criteria = None
+        self.emit_system_fields = []
+        keep_newer(self, newer or {})
 
-    def filter_update(self, filter_pattern, destination_arn, role_arn, distribution=None):
+    def keep_newer(self, newer):
+        if newer.get("applyOnTransformedLogs") is not None:
+            self.apply_on_transformed_logs = bool(newer["applyOnTransformedLogs"])
+        if newer.get("fieldSelectionCriteria") is not None:
+            self.field_selection_criteria = newer["fieldSelectionCriteria"] or None
+        if newer.get("emitSystemFields") is not None:
+            self.emit_system_fields = list(newer["emitSystemFields"])
+
+    def filter_update(self, filter_pattern, destination_arn, role_arn, distribution=None, newer=None):
         self.filter_pattern = filter_pattern
         self.destination_arn = destination_arn
         self.role_arn = role_arn
         self.distribution = distribution or "ByLogStream"
+        keep_newer(self, newer or {})
 
     original_to_json = models.SubscriptionFilter.to_json
 
@@ -103,6 +119,11 @@ def patch_moto():
         body["distribution"] = self.distribution
         if body.get("roleArn") is None:
             body.pop("roleArn", None)
+        body["applyOnTransformedLogs"] = self.apply_on_transformed_logs
+        if self.field_selection_criteria:
+            body["fieldSelectionCriteria"] = self.field_selection_criteria
+        if self.emit_system_fields:
+            body["emitSystemFields"] = self.emit_system_fields
         return body
 
     models.SubscriptionFilter.__init__ = filter_init
@@ -110,10 +131,10 @@ def patch_moto():
     models.SubscriptionFilter.to_json = filter_to_json
 
     # A put of an existing name updates in place, whatever the group holds.
-    def group_put(self, filter_name, filter_pattern, destination_arn, role_arn, distribution=None):
+    def group_put(self, filter_name, filter_pattern, destination_arn, role_arn, distribution=None, newer=None):
         existing = self.subscription_filters.get(filter_name)
         if existing is not None:
-            existing.update(filter_pattern, destination_arn, role_arn, distribution)
+            existing.update(filter_pattern, destination_arn, role_arn, distribution, newer)
             return
         if len(self.subscription_filters) >= 2:
             raise LimitExceededException()
@@ -124,6 +145,7 @@ def patch_moto():
             destination_arn=destination_arn,
             role_arn=role_arn,
             distribution=distribution,
+            newer=newer,
         )
 
     models.LogGroup.put_subscription_filter = group_put
@@ -152,7 +174,7 @@ def patch_moto():
     # Destinations, their policies, Regions, and bad ARNs.
     original_backend_put = models.LogsBackend.put_subscription_filter
 
-    def backend_put(self, log_group_name, filter_name, filter_pattern, destination_arn, role_arn, distribution=None):
+    def backend_put(self, log_group_name, filter_name, filter_pattern, destination_arn, role_arn, distribution=None, newer=None):
         group = self.groups.get(log_group_name)
         if not group:
             raise ResourceNotFoundException()
@@ -184,7 +206,7 @@ def patch_moto():
                 )
         else:
             check_target(service, account, region, resource, destination_arn)
-        group.put_subscription_filter(filter_name, filter_pattern, destination_arn, role_arn, distribution)
+        group.put_subscription_filter(filter_name, filter_pattern, destination_arn, role_arn, distribution, newer)
 
     def check_target(service, account, region, resource, arn):
         """moto's own existence checks for the other kinds of target."""
@@ -219,6 +241,10 @@ def patch_moto():
             self._get_param("destinationArn"),
             self._get_param("roleArn"),
             self._get_param("distribution"),
+            {
+                key: self._get_param(key)
+                for key in ("applyOnTransformedLogs", "fieldSelectionCriteria", "emitSystemFields")
+            },
         )
         return ""
 

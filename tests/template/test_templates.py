@@ -327,6 +327,7 @@ def test_rule_and_invoke_settings(expanded):
     assert variables["FUNCTION_ROLE_NAME"] == {"Ref": "FunctionRole"}
     assert variables["INCLUDE_TAGS"] == {"Ref": "IncludeTags"}
     assert variables["EXCLUDE_TAGS"] == {"Ref": "ExcludeTags"}
+    assert variables["EMIT_SYSTEM_FIELDS"] == {"Ref": "EmitSystemFields"}
     # Sweeps continue by invoking the function itself, guarded by the function's own bound.
     assert function["Properties"]["RecursiveLoop"] == "Allow"
     alarms = [r["Properties"] for r in template["Resources"].values() if r["Type"] == "AWS::CloudWatch::Alarm"]
@@ -367,6 +368,7 @@ def test_convergence_resources():
         "Exclude",
         "IncludeTags",
         "ExcludeTags",
+        "EmitSystemFields",
     ]:
         assert name in properties, name
     assert properties["RemoveFiltersOnDelete"] == {"Ref": "RemoveFiltersOnDelete"}

@@ -72,6 +72,10 @@ pub(crate) struct Args {
     /// Tag that leaves a group alone, `key=value` or `key` (repeatable or comma-separated).
     #[arg(long = Setting::ExcludeTags.long(), env = Setting::ExcludeTags.env(), value_delimiter = ',', value_name = "KEY[=VALUE]")]
     pub exclude_tag: Vec<String>,
+    /// System fields our filter adds to the events it sends (repeatable or comma-separated):
+    /// @aws.account, @aws.region, @source.log [default: none].
+    #[arg(long = Setting::EmitSystemFields.long(), env = Setting::EmitSystemFields.env(), value_delimiter = ',', value_name = "FIELD")]
+    pub(crate) emit_system_fields: Vec<String>,
     /// Take this tool's filter (--filter-name, pointing at the destination) off the selected groups
     /// instead of subscribing them; no other filter is touched.
     #[arg(long, conflicts_with = "save_parameter")]
@@ -126,6 +130,7 @@ impl Args {
             exclude: globs(&self.exclude),
             include_tags: globs(&self.include_tag),
             exclude_tags: globs(&self.exclude_tag),
+            emit_system_fields: globs(&self.emit_system_fields),
         }
     }
 }

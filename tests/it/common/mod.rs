@@ -191,6 +191,50 @@ impl Account {
             .expect("put a filter directly");
     }
 
+    /// Re-puts filter `name` to `destination` as someone narrowing it by hand would: with field
+    /// selection criteria, or applied to transformed events, or with system fields.
+    pub(crate) async fn put_narrowed_filter(
+        &self,
+        group: &str,
+        name: &str,
+        destination: &str,
+        narrowed: &Narrowed,
+    ) {
+        self.logs
+            .put_subscription_filter()
+            .log_group_name(group)
+            .filter_name(name)
+            .filter_pattern("")
+            .destination_arn(destination)
+            .set_field_selection_criteria(narrowed.criteria.clone())
+            .apply_on_transformed_logs(narrowed.transformed)
+            .set_emit_system_fields(Some(narrowed.system_fields.clone()))
+            .send()
+            .await
+            .expect("put a narrowed filter directly");
+    }
+
+    /// The newer attributes of the group's filter `name`, as DescribeSubscriptionFilters says.
+    pub(crate) async fn narrowed(&self, group: &str, name: &str) -> Narrowed {
+        let out = self
+            .logs
+            .describe_subscription_filters()
+            .log_group_name(group)
+            .send()
+            .await
+            .expect("describe filters");
+        let filter = out
+            .subscription_filters()
+            .iter()
+            .find(|f| f.filter_name() == Some(name))
+            .unwrap_or_else(|| panic!("{group} has no filter {name}"));
+        Narrowed {
+            criteria: filter.field_selection_criteria().map(str::to_owned),
+            transformed: filter.apply_on_transformed_logs(),
+            system_fields: filter.emit_system_fields().to_vec(),
+        }
+    }
+
     /// (filter name, destination ARN) of each filter on the group, sorted by name.
     pub(crate) async fn filters(&self, group: &str) -> Vec<(String, String)> {
         let out = self
@@ -315,6 +359,14 @@ impl Account {
     pub(crate) fn writes(&self) -> u64 {
         self.count("PutSubscriptionFilter") + self.count("DeleteSubscriptionFilter")
     }
+}
+
+/// A filter's newer attributes: what narrows (or widens) what it ships.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub(crate) struct Narrowed {
+    pub(crate) criteria: Option<String>,
+    pub(crate) transformed: bool,
+    pub(crate) system_fields: Vec<String>,
 }
 
 /// The central (recipient) account with a CloudWatch Logs destination whose access policy allows
