@@ -6,7 +6,7 @@
 //! only here.
 
 use crate::filter::FilterSpec;
-use crate::group::LogGroup;
+use crate::group::{KnownTags, LogGroup};
 use crate::outcome::{NO_FREE_SLOT, Outcome};
 use crate::plan::ExistingFilters;
 use crate::selection::Selection;
@@ -105,7 +105,8 @@ pub enum Decision {
 
 /// Decides what the rules mean for `group`; with a window (a recent-groups sweep), groups known
 /// to be older are not checked at all. With tag rules, a group whose name passes and whose tags
-/// are unknown gets [`Decision::ReadTags`].
+/// are unknown, or only claimed by an event, gets [`Decision::ReadTags`] (a claim that leaves a
+/// new group out is taken: that costs no write).
 pub fn decide(group: &LogGroup, rules: &Rules) -> Decision {
     let selection = &rules.selection;
     if rules.goal == Goal::Retag && !selection.has_tag_rules() {
@@ -128,8 +129,14 @@ pub fn decide(group: &LogGroup, rules: &Rules) -> Decision {
     }
     let selected = match (selection.check(&group.name), &group.tags) {
         (Ok(()), _) if !selection.has_tag_rules() => Ok(()),
-        (Ok(()), None) => return Decision::ReadTags,
-        (Ok(()), Some(tags)) => selection.check_tags(tags),
+        (Ok(()), KnownTags::Unknown) => return Decision::ReadTags,
+        (Ok(()), KnownTags::Read(tags)) => selection.check_tags(tags),
+        // An event's word may spare a new group a call (it is left alone, and a sweep checks it
+        // again), but what would write is checked with AWS first.
+        (Ok(()), KnownTags::Claimed(tags)) => match selection.check_tags(tags) {
+            Err(reason) if rules.goal == Goal::Subscribe => return Decision::Skip { reason },
+            _ => return Decision::ReadTags,
+        },
         (Err(reason), _) => Err(reason),
     };
     match (rules.goal, selected) {
@@ -406,10 +413,12 @@ mod tests {
                 TagRules::new(&["team=platform".into()], &["noisy".into()]).expect("valid rules"),
             );
         let tagged = |name: &str, tags: Option<&[(&str, &str)]>| LogGroup {
-            tags: tags.map(|t| {
-                t.iter()
-                    .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-                    .collect()
+            tags: tags.map_or(KnownTags::Unknown, |t| {
+                KnownTags::Read(
+                    t.iter()
+                        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+                        .collect(),
+                )
             }),
             ..group(name, None)
         };

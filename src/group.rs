@@ -12,6 +12,19 @@ use crate::names::{AccountId, Arn, LogGroupName};
 /// A log group's tags, key to value.
 pub(crate) type Tags = BTreeMap<String, String>;
 
+/// What is known of a group's tags, and from whom.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum KnownTags {
+    /// Not known: read them (one ListTagsForResource) if the rules need them.
+    #[default]
+    Unknown,
+    /// What an event says (a CreateLogGroup's `tags`): a cue anyone who may invoke the function
+    /// can forge, so it may only spare a group a call, never decide a write.
+    Claimed(Tags),
+    /// What AWS answered.
+    Read(Tags),
+}
+
 /// A log group as DescribeLogGroups lists it (and as a sweep carries it to its next invocation).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ListedGroup {
@@ -40,7 +53,7 @@ pub struct LogGroup {
     /// The group's ARN, to read its tags with (with or without DescribeLogGroups' trailing `:*`).
     pub arn: Option<String>,
     /// Its tags, when known: from a CreateLogGroup event's `tags`, or read when the tag rules ask.
-    pub tags: Option<Tags>,
+    pub tags: KnownTags,
 }
 
 impl LogGroup {
@@ -51,7 +64,7 @@ impl LogGroup {
             account: None,
             created_ms: None,
             arn: None,
-            tags: None,
+            tags: KnownTags::Unknown,
         }
     }
 
@@ -78,7 +91,7 @@ impl LogGroup {
             account,
             created_ms: info.created_ms,
             arn: info.arn.clone(),
-            tags: None,
+            tags: KnownTags::Unknown,
         })
     }
 }

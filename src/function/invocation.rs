@@ -8,7 +8,7 @@ use serde_json::Value;
 
 use super::runtime::Environment;
 use crate::cloudformation::CustomResourceRequest;
-use crate::group::{LogGroup, Tags};
+use crate::group::{KnownTags, LogGroup, Tags};
 use crate::names::{Arn, FunctionArn, LogGroupName};
 use crate::stack::StackRequest;
 use crate::sweep::request::SweepRequest;
@@ -221,10 +221,14 @@ fn read_api_call(event: &Value, me: &Deployment<'_>) -> Result<(ApiCall, LogGrou
         .get("logGroupClass")
         .filter(|class| !class.is_null())
         .map(as_text);
-    // A new group's tags as created; a tag change's event is only a cue to read them.
+    // A new group's tags as the event claims them (a cue, see `KnownTags::Claimed`); a tag
+    // change's event is only a cue to read them.
     let tags = match call {
-        ApiCall::CreateLogGroup => params.get("tags").map(read_tags).transpose()?,
-        ApiCall::FilterChange | ApiCall::TagChange => None,
+        ApiCall::CreateLogGroup => params
+            .get("tags")
+            .and_then(read_tags)
+            .map_or(KnownTags::Unknown, KnownTags::Claimed),
+        ApiCall::FilterChange | ApiCall::TagChange => KnownTags::Unknown,
     };
     Ok((
         call,
@@ -263,23 +267,13 @@ fn tagged_group(arn: &str, function: &FunctionArn) -> Result<LogGroupName, Strin
     LogGroupName::parse(name).map_err(|e| format!("malformed event: {e}"))
 }
 
-/// CreateLogGroup's `tags`: an object of strings.
-fn read_tags(value: &Value) -> Result<Tags, String> {
-    let Some(object) = value.as_object() else {
-        return Err(format!(
-            "malformed event: requestParameters.tags is {}, not an object",
-            kind(value)
-        ));
-    };
-    object
+/// CreateLogGroup's `tags`: an object of strings. Anything else (`null`, another type, a value that
+/// is not a string) holds no usable tags: they are then unknown, and read from AWS if needed.
+fn read_tags(value: &Value) -> Option<Tags> {
+    value
+        .as_object()?
         .iter()
-        .map(|(key, value)| match value.as_str() {
-            Some(text) => Ok((key.clone(), text.to_owned())),
-            None => Err(format!(
-                "malformed event: the value of tag {key:?} is {}, not a string",
-                kind(value)
-            )),
-        })
+        .map(|(key, value)| Some((key.clone(), value.as_str()?.to_owned())))
         .collect()
 }
 
@@ -388,28 +382,37 @@ mod tests {
             got.tagging_arn(),
             Some("arn:aws:logs:us-east-1:111111111111:log-group:/aws/lambda/orders-api")
         );
-        assert_eq!(got.tags, None, "no tags in the event: unknown, to be read");
+        assert_eq!(
+            got.tags,
+            KnownTags::Unknown,
+            "no tags in the event: unknown, to be read"
+        );
         let got = created(&fixture(include_str!(
             "../../events/create-log-group-with-tags.json"
         )))
         .expect("acted on");
-        let tags: Vec<(&str, &str)> = got
-            .tags
-            .as_ref()
-            .expect("tags from the event")
-            .iter()
-            .map(|(k, v)| (k.as_str(), v.as_str()))
-            .collect();
+        let KnownTags::Claimed(tags) = &got.tags else {
+            panic!("the event's tags, as a claim: {got:?}")
+        };
+        let tags: Vec<(&str, &str)> = tags.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
         assert_eq!(tags, [("data-class", "audit"), ("team", "platform")]);
         let empty = with(event(), "/detail/requestParameters/tags", json!({}));
-        assert_eq!(created(&empty).expect("acted on").tags, Some(Tags::new()));
-        let bad = with(
-            event(),
-            "/detail/requestParameters/tags",
-            json!({"team": 1}),
+        assert_eq!(
+            created(&empty).expect("acted on").tags,
+            KnownTags::Claimed(Tags::new())
         );
-        let reason = created(&bad).expect_err("not strings");
-        assert!(reason.contains("tag \"team\""), "{reason}");
+        // Tags the event cannot say: no usable tags, and the group is still handled.
+        for unusable in [
+            json!(null),
+            json!({"team": 1}),
+            json!({"team": null}),
+            json!("team"),
+            json!([]),
+        ] {
+            let odd = with(event(), "/detail/requestParameters/tags", unusable.clone());
+            let got = created(&odd).unwrap_or_else(|e| panic!("{unusable}: {e}"));
+            assert_eq!(got.tags, KnownTags::Unknown, "{unusable}");
+        }
     }
 
     #[test]
@@ -425,7 +428,11 @@ mod tests {
                 panic!("a tag change: {event}")
             };
             assert_eq!(group.name.as_str(), "/aws/lambda/orders-api");
-            assert_eq!(group.tags, None, "the event's tags are not taken");
+            assert_eq!(
+                group.tags,
+                KnownTags::Unknown,
+                "the event's tags are not taken"
+            );
         }
         let tag = fixture(include_str!("../../events/tag-resource.json"));
         let arn = "/detail/requestParameters/resourceArn";

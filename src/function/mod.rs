@@ -132,6 +132,11 @@ impl<A: Aws + 'static> Function<A> {
         &self.aws
     }
 
+    /// The function's name, as its metrics name it.
+    pub fn function_name(&self) -> &str {
+        &self.env.function_name
+    }
+
     /// Handles one invocation of the function `invoked_function_arn`, within `budget`. `Ok` for
     /// everything handled, skips included; `Err` only when the function cannot do what it should
     /// (broken configuration, AWS refusing, retries exhausted).
@@ -175,6 +180,25 @@ impl<A: Aws + 'static> Function<A> {
             } => {
                 info!(log_group = log_group_name, outcome = "skipped", reason = %reason, "event skipped");
                 Ok(Answer::Group(Response::skipped(log_group_name, reason)))
+            }
+        }
+    }
+
+    /// [`Self::handle`] for a payload as the runtime hands it over, JSON text: what cannot be read
+    /// into a value (nesting deeper than the parser allows, a lone surrogate) is answered
+    /// `skipped` with the reason, never an error Lambda would retry into the failure queue.
+    pub async fn handle_json(
+        &self,
+        payload: &str,
+        invoked_function_arn: &str,
+        budget: &Budget,
+    ) -> Result<Answer, FunctionError> {
+        match serde_json::from_str::<serde_json::Value>(payload) {
+            Ok(value) => self.handle(&value, invoked_function_arn, budget).await,
+            Err(e) => {
+                let reason = format!("not JSON the function can read ({e})");
+                info!(outcome = "skipped", reason = %reason, "event skipped");
+                Ok(Answer::Group(Response::skipped(None, reason)))
             }
         }
     }
@@ -419,6 +443,38 @@ mod tests {
         assert_eq!(outcome(&f, &event("/a")).await, OutcomeLabel::Subscribed);
         assert_eq!(outcome(&f, &event("/a")).await, OutcomeLabel::Unchanged);
         assert_eq!(f.aws().count(&format!("get {PARAMETER}")), 1);
+    }
+
+    #[tokio::test]
+    async fn json_it_cannot_hold_is_skipped_not_retried() {
+        let f = function(FakeAws::default());
+        let deep = format!("{}{}", "[".repeat(200), "]".repeat(200));
+        let cases = [
+            (deep.as_str(), "recursion limit"),
+            (
+                r#"{"detail": {"requestParameters": {"logGroupName": "\ud800x"}}}"#,
+                "escape",
+            ),
+        ];
+        for (payload, why) in cases {
+            let answer = f
+                .handle_json(payload, ARN, &later())
+                .await
+                .expect("answered");
+            let response = answer.group().expect("a skip");
+            assert_eq!(response.outcome, OutcomeLabel::Skipped, "{payload}");
+            let reason = response.reason.as_deref().unwrap_or_default();
+            assert!(reason.contains(why), "{reason}");
+        }
+        let readable = f
+            .handle_json("null", ARN, &later())
+            .await
+            .expect("answered");
+        assert_eq!(
+            readable.group().map(|r| r.outcome),
+            Some(OutcomeLabel::Skipped)
+        );
+        assert!(f.aws().calls().is_empty());
     }
 
     #[tokio::test]

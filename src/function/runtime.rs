@@ -6,6 +6,11 @@ use tracing::warn;
 use tracing_subscriber::filter::{LevelFilter, Targets};
 use tracing_subscriber::prelude::*;
 
+use super::Function;
+use crate::aws::lambda_env::config_from_env;
+use crate::aws::pacing::{FILTER_API_QUOTA, Pacing};
+use crate::aws::retry::RetryPolicy;
+use crate::aws::sdk::SdkAws;
 use crate::settings::{ConfigError, RawSettings, Setting, Settings};
 use crate::stack::response_url::Endpoints;
 
@@ -67,7 +72,12 @@ pub fn init_logging(lookup: impl Fn(&str) -> Option<String>) {
     }
 }
 
-/// A log filter from a level (Lambda's `FATAL` is tracing's `error`) or `target=level` pairs.
+/// The Lambda runtime crate's modules: at TRACE they log each raw event, a custom resource
+/// request's pre-signed `ResponseURL` included.
+const RUNTIME_CRATE: &str = "lambda_runtime";
+
+/// A log filter from a level (Lambda's `FATAL` is tracing's `error`) or `target=level` pairs. The
+/// runtime crate never logs below DEBUG, whatever the level: no secret reaches a log line.
 fn log_filter(text: &str) -> Option<Targets> {
     let text = text.trim();
     let text = if text.eq_ignore_ascii_case("fatal") {
@@ -75,7 +85,14 @@ fn log_filter(text: &str) -> Option<Targets> {
     } else {
         text
     };
-    text.parse().ok()
+    let filter: Targets = text.parse().ok()?;
+    Some(
+        if filter.would_enable(RUNTIME_CRATE, &tracing::Level::TRACE) {
+            filter.with_target(RUNTIME_CRATE, LevelFilter::DEBUG)
+        } else {
+            filter
+        },
+    )
 }
 
 /// Reads the settings from the environment, adding the function's own log group to the exclusions
@@ -95,9 +112,37 @@ pub fn settings_from_env(lookup: impl Fn(&str) -> Option<String>) -> Result<Sett
     Ok(settings)
 }
 
+/// Builds the function at cold start from what `lookup` reads of the environment: its settings,
+/// its SDK configuration and clients, and what the stack set. An unusable one is logged and
+/// reported to the Runtime API, so the invocation fails with a message that says what to fix.
+pub async fn start(
+    lookup: impl Fn(&str) -> Option<String>,
+) -> Result<Function<SdkAws>, lambda_runtime::Error> {
+    let settings = match settings_from_env(&lookup) {
+        Ok(settings) => settings,
+        Err(e) => return Err(init_failed("configuration", e.into()).await),
+    };
+    let config = match config_from_env(&lookup) {
+        Ok(config) => config,
+        Err(e) => return Err(init_failed("the Lambda environment", e.into()).await),
+    };
+    // The stack reserves one concurrent execution, so these buckets pace the function account-wide:
+    // a burst of new log groups queues up instead of tripping CloudWatch Logs' 5 requests/s quotas.
+    let aws =
+        SdkAws::new(&config, RetryPolicy::FUNCTION).with_pacing(Pacing::new(FILTER_API_QUOTA));
+    Ok(Function::new(aws, settings).deployed(Environment::read(lookup)))
+}
+
+/// Logs and reports to the Runtime API why the function cannot start.
+async fn init_failed(what: &str, error: lambda_runtime::Error) -> lambda_runtime::Error {
+    tracing::error!(error = %error, "{what} is not usable");
+    report_init_error(error.as_ref()).await;
+    error
+}
+
 /// Tells the Runtime API that initialisation failed (`/runtime/init/error`), so the invocation fails
 /// with this message instead of a bare "Runtime exited". Used when the settings are unusable.
-pub async fn report_init_error(error: &(dyn std::error::Error + Send + Sync)) {
+async fn report_init_error(error: &(dyn std::error::Error + Send + Sync)) {
     use lambda_runtime_api_client::{PooledClient, body::Body, build_request};
     let body = serde_json::json!({ "errorType": "Runtime.ConfigurationError", "errorMessage": error.to_string() });
     let request = build_request()
@@ -139,5 +184,34 @@ mod tests {
             }
         }
         assert!(log_filter("=not a level=").is_none());
+        // The runtime crate's raw-event lines stay off at every level, and it is never raised.
+        for text in [
+            "TRACE",
+            "trace",
+            "lambda_runtime=trace",
+            "info,lambda_runtime=trace",
+        ] {
+            let filter = log_filter(text).expect(text);
+            let raw_event_target = "lambda_runtime::layers::api_response";
+            assert!(
+                !filter.would_enable(raw_event_target, &Level::TRACE),
+                "{text}"
+            );
+        }
+        assert!(
+            log_filter("TRACE")
+                .expect("valid")
+                .would_enable("lambda_runtime", &Level::DEBUG)
+        );
+        assert!(
+            !log_filter("INFO")
+                .expect("valid")
+                .would_enable("lambda_runtime", &Level::DEBUG)
+        );
+        assert!(
+            log_filter("TRACE")
+                .expect("valid")
+                .would_enable("auto_subscribe", &Level::TRACE)
+        );
     }
 }

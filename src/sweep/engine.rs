@@ -48,8 +48,9 @@ pub struct Job {
 pub struct Resume {
     /// Continue from this DescribeLogGroups token.
     pub start_token: Option<String>,
-    /// Groups a previous run had no time left to try again: handled before any listing.
-    pub carried: Vec<ListedGroup>,
+    /// Groups a previous run had no time left for, by name: each is read again from AWS
+    /// (nothing else about it is taken from whoever carried it) and handled before any listing.
+    pub carried: Vec<String>,
     /// The listing already reached its end: handle `carried` only.
     pub listing_done: bool,
 }
@@ -63,10 +64,10 @@ pub struct Summary {
     /// Where a run cut short by its deadline should continue.
     #[serde(rename = "nextToken", skip_serializing_if = "Option::is_none")]
     pub next_token: Option<String>,
-    /// Groups whose calls kept being throttled, not tried again because the deadline had passed;
-    /// not counted yet.
+    /// Groups, by name, the run had no time left for: carried groups not reached before the
+    /// deadline, and groups whose calls kept being throttled; not counted yet.
     #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub leftovers: Vec<ListedGroup>,
+    pub leftovers: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -156,16 +157,18 @@ where
 
     // A second chance for groups whose calls kept being throttled: the burst that caused it is over.
     // Past the deadline, they are left to the next run.
+    let listed = listed?;
+    summary.leftovers = listed.unvisited;
     for group in retry_later {
         if run.job.deadline.is_some_and(|d| Instant::now() >= d) {
-            summary.leftovers.push(group);
+            summary.leftovers.push(group.name);
             continue;
         }
         let outcome = run.handle(aws.as_ref(), &group).await;
         progress(Progress::Done(outcome.label()));
         summary.record(&group.name, &outcome);
     }
-    summary.next_token = listed?;
+    summary.next_token = listed.next_token;
     Ok(summary)
 }
 
@@ -175,27 +178,52 @@ struct Listing {
     prefix: Option<String>,
     start_token: Option<String>,
     deadline: Option<Instant>,
-    carried: Vec<ListedGroup>,
+    carried: Vec<String>,
     /// Queue `carried` only.
     done: bool,
 }
 
-/// Pages DescribeLogGroups to the end, or until the deadline, feeding the queue; the queue's bound
-/// is what keeps memory flat in the number of groups. Returns the token to continue from when
-/// the deadline stopped it.
+/// Where the listing stopped.
+struct Listed {
+    /// The token to continue from, when the deadline stopped it.
+    next_token: Option<String>,
+    /// Carried groups the deadline came before.
+    unvisited: Vec<String>,
+}
+
+/// Reads the carried groups again from AWS, then pages DescribeLogGroups to the end, or until the
+/// deadline, feeding the queue; the queue's bound is what keeps memory flat in the number of
+/// groups. Returns where to continue when the deadline stopped it.
 async fn list<A: Aws, P: Fn(Progress)>(
     aws: Arc<A>,
     listing: Listing,
     queue: mpsc::Sender<ListedGroup>,
     progress: Arc<P>,
-) -> Result<Option<String>, ApiError> {
-    for group in listing.carried {
+) -> Result<Listed, ApiError> {
+    let past = |deadline: Option<Instant>| deadline.is_some_and(|d| Instant::now() >= d);
+    let mut carried = listing.carried.into_iter();
+    while let Some(name) = carried.next() {
+        if past(listing.deadline) {
+            // The rest waits for the next run, which reads them again; so does the listing.
+            let mut unvisited = vec![name];
+            unvisited.extend(carried);
+            let next_token = if listing.done {
+                None
+            } else {
+                listing.start_token
+            };
+            return Ok(Listed {
+                next_token,
+                unvisited,
+            });
+        }
+        let group = read_again(aws.as_ref(), &name).await?;
         if queue.send(group).await.is_err() {
-            return Ok(None);
+            return Ok(Listed::done());
         }
     }
     if listing.done {
-        return Ok(None);
+        return Ok(Listed::done());
     }
     let mut next_token = listing.start_token;
     let mut seen = 0;
@@ -207,19 +235,48 @@ async fn list<A: Aws, P: Fn(Progress)>(
         progress(Progress::Seen(seen));
         for group in page.groups {
             if queue.send(group).await.is_err() {
-                return Ok(None);
+                return Ok(Listed::done());
             }
         }
         match page.next_token {
             Some(token) if !token.is_empty() => {
-                if listing.deadline.is_some_and(|d| Instant::now() >= d) {
-                    return Ok(Some(token));
+                if past(listing.deadline) {
+                    return Ok(Listed {
+                        next_token: Some(token),
+                        unvisited: Vec::new(),
+                    });
                 }
                 next_token = Some(token);
             }
-            _ => return Ok(None),
+            _ => return Ok(Listed::done()),
         }
     }
+}
+
+impl Listed {
+    fn done() -> Self {
+        Self {
+            next_token: None,
+            unvisited: Vec::new(),
+        }
+    }
+}
+
+/// A carried group as DescribeLogGroups lists it now (one call: names starting with it sort after
+/// it, so it comes first): its class, ARN and creation time are AWS's, never the carrier's. A
+/// group no longer there keeps only its name, and its describe then finds it gone.
+async fn read_again<A: Aws>(aws: &A, name: &str) -> Result<ListedGroup, ApiError> {
+    let page = aws.describe_log_groups(Some(name), None).await?;
+    Ok(page
+        .groups
+        .into_iter()
+        .find(|g| g.name == name)
+        .unwrap_or_else(|| ListedGroup {
+            name: name.to_owned(),
+            class: None,
+            arn: None,
+            created_ms: None,
+        }))
 }
 
 /// A job, with its destination ready for every group.
@@ -257,7 +314,7 @@ impl Run {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::aws::fake::FakeAws;
+    use crate::aws::fake::{Call, FakeAws};
     use crate::decision::Goal;
     use crate::fixtures::{desired, destination, spec};
     use crate::plan::ExistingFilters;
@@ -494,11 +551,67 @@ mod tests {
         );
         assert!(summary.leftovers.is_empty());
         assert_eq!(aws.filter_names("/a"), vec!["central-logging"]);
+        // The carried group is read again by its name, and nothing else is listed.
+        let reads: Vec<_> = aws.calls()[calls_before..]
+            .iter()
+            .filter(|c| **c == "describe-log-groups")
+            .cloned()
+            .collect();
+        assert_eq!(
+            reads,
+            [Call::DescribeLogGroups {
+                prefix: Some("/a".into())
+            }]
+        );
+    }
+
+    #[tokio::test]
+    async fn a_carried_group_is_what_aws_says_it_is_and_obeys_the_deadline() {
+        let aws = Arc::new(FakeAws::with_group("/a", vec![desired().to_filter()], 2));
+        aws.add_group("/a/b", vec![]);
+        aws.add_group("/c", vec![]);
+        // Carried: a group that is there, one that is gone; nothing about them but their names.
+        let next = Job {
+            rules: rules(Goal::Converge),
+            resume: Resume {
+                carried: vec!["/a".into(), "/gone".into()],
+                listing_done: true,
+                ..Resume::default()
+            },
+            ..job()
+        };
+        let summary = run(aws.clone(), next, |_| {}).await.expect("ran");
+        assert_eq!(
+            (
+                summary.counts.total,
+                summary.counts.unchanged,
+                summary.counts.skipped
+            ),
+            (2, 1, 1),
+            "{summary:?}"
+        );
         assert!(
-            !aws.calls()[calls_before..]
-                .iter()
-                .any(|c| *c == "describe-log-groups"),
-            "no listing"
+            aws.filter_names("/a/b").is_empty(),
+            "a name's prefix is not the group"
+        );
+        // Past the deadline, carried groups are left for the next run, with where to list from.
+        let late = Job {
+            deadline: Some(Instant::now()),
+            resume: Resume {
+                start_token: Some("2".into()),
+                carried: vec!["/a".into(), "/c".into()],
+                listing_done: false,
+            },
+            ..job()
+        };
+        let before = aws.calls().len();
+        let summary = run(aws.clone(), late, |_| {}).await.expect("ran");
+        assert_eq!(summary.leftovers, ["/a", "/c"]);
+        assert_eq!(summary.next_token.as_deref(), Some("2"));
+        assert_eq!(summary.counts.total, 0);
+        assert!(
+            aws.calls()[before..].is_empty(),
+            "no call past the deadline"
         );
     }
 

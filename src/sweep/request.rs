@@ -11,7 +11,6 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::cloudformation::CustomResourceRequest;
-use crate::group::ListedGroup;
 use crate::outcome::Tally;
 
 /// A chain of invocations may hand on this many times whatever its size...
@@ -40,10 +39,13 @@ pub struct SweepRequest {
     /// The DescribeLogGroups token to continue from.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub next_token: Option<String>,
-    /// Groups whose calls kept being throttled when the previous invocation ran out of time:
-    /// handled first by the next.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub retry: Vec<ListedGroup>,
+    /// Groups, by name, the previous invocation had no time left for: read again from AWS and
+    /// handled first by the next. Only names: what decides a write is read from AWS.
+    #[serde(
+        skip_serializing_if = "Vec::is_empty",
+        deserialize_with = "carried_names"
+    )]
+    pub retry: Vec<String>,
     /// For a stack's removal, the CloudFormation request to answer when the sweep ends. The sweep
     /// carries it without acting on it; the stack's lifecycle does, once it is admitted again.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -103,7 +105,7 @@ impl SweepRequest {
         started_at_ms: u64,
         slice: &Tally,
         next_token: Option<&str>,
-        mut retry: Vec<ListedGroup>,
+        mut retry: Vec<String>,
     ) -> Self {
         let mut so_far = self.so_far.plus(slice);
         if retry.len() > MAX_CARRIED {
@@ -187,10 +189,43 @@ impl SweepRequest {
         payload.get(CONTINUATION_KEY)?;
         Some(
             Envelope::<Self>::deserialize(payload)
-                .map(|envelope| envelope.sweep)
+                .map(|envelope| envelope.sweep.within_bounds())
                 .map_err(|e| format!("malformed sweep request: {e}")),
         )
     }
+
+    /// The request cut to what one invocation can do: at most [`MAX_CARRIED`] carried groups.
+    fn within_bounds(mut self) -> Self {
+        if self.retry.len() > MAX_CARRIED {
+            tracing::warn!(
+                carried = self.retry.len(),
+                kept = MAX_CARRIED,
+                "a continuation carried more groups than a slice can handle; the rest wait for a full sweep"
+            );
+            self.retry.truncate(MAX_CARRIED);
+        }
+        self
+    }
+}
+
+/// The carried groups' names: as names, or as the listing entries continuations once carried,
+/// of which only the name is kept.
+fn carried_names<'de, D: serde::Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Vec<String>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Carried {
+        Name(String),
+        Listed { name: String },
+    }
+    let carried = Vec::<Carried>::deserialize(deserializer)?;
+    Ok(carried
+        .into_iter()
+        .map(|c| match c {
+            Carried::Name(name) | Carried::Listed { name } => name,
+        })
+        .collect())
 }
 
 #[cfg(test)]
@@ -237,12 +272,7 @@ mod tests {
         let third = read_back.continued(1_700_000_000_000, &slice, Some("token-3"), vec![]);
         assert_eq!((third.so_far.total, third.hops), (100, 2));
         // The last listing page is followed by an invocation for the groups to try again.
-        let retry = vec![ListedGroup {
-            name: "/throttled".into(),
-            class: None,
-            arn: None,
-            created_ms: None,
-        }];
+        let retry = vec!["/throttled".to_owned()];
         let last = third.continued(1_700_000_000_000, &slice, None, retry.clone());
         let read_back = read(&last.payload()).expect("a sweep");
         assert_eq!(
@@ -338,5 +368,34 @@ mod tests {
         }
         let malformed = SweepRequest::from_payload(&json!({CONTINUATION_KEY: 3}));
         assert!(matches!(malformed, Some(Err(_))), "{malformed:?}");
+    }
+
+    #[test]
+    fn a_continuation_carries_names_only_and_no_more_than_a_slice_can_do() {
+        // What an older continuation carried: the listing's facts, of which only the name is read.
+        let older = json!({CONTINUATION_KEY: {"startedAtMs": 1, "retry": [
+            {"name": "/a", "class": "STANDARD", "arn": "arn:aws:logs:us-east-1:111111111111:log-group:/b:*", "createdMs": 5},
+            "/c",
+        ]}});
+        let read_back = read(&older).expect("a continuation");
+        assert_eq!(read_back.retry, ["/a", "/c"]);
+        let written = read_back.payload();
+        assert_eq!(
+            written[CONTINUATION_KEY]["retry"],
+            json!(["/a", "/c"]),
+            "names only"
+        );
+        // A forged continuation carrying more than a slice can do is cut when it is read.
+        let names: Vec<String> = (0..5000).map(|i| format!("/g/{i}")).collect();
+        let forged = json!({CONTINUATION_KEY: {"startedAtMs": 1, "retry": names}});
+        assert_eq!(
+            read(&forged).expect("a continuation").retry.len(),
+            MAX_CARRIED
+        );
+        let malformed = json!({CONTINUATION_KEY: {"retry": [{"class": "STANDARD"}]}});
+        assert!(matches!(
+            SweepRequest::from_payload(&malformed),
+            Some(Err(_))
+        ));
     }
 }

@@ -494,7 +494,8 @@ pub(crate) mod tests {
             .expect("one continuation");
         assert!(continuation.listing_done(), "{continuation:?}");
         assert_eq!(continuation.retry.len(), 1);
-        // The next invocation takes the carried group, lists nothing, and ends the sweep.
+        // The next invocation reads the carried group again (one DescribeLogGroups by its name),
+        // lists nothing else, and ends the sweep.
         let listed = deployed.aws.count("describe-log-groups");
         let answer = deployed
             .sweeper(LATER)
@@ -505,8 +506,8 @@ pub(crate) mod tests {
         assert_eq!((counts.total, counts.subscribed), (1, 1));
         assert_eq!(
             deployed.aws.count("describe-log-groups"),
-            listed,
-            "nothing listed again"
+            listed + 1,
+            "read again by name, nothing listed again"
         );
         assert_eq!(deployed.continuations().len(), 1, "the sweep ended");
         assert_eq!(deployed.aws.filter_names("/a"), vec!["central-logging"]);

@@ -115,10 +115,12 @@ async fn new_groups_under_each_rule_shape() {
             "{group}: {answer}"
         );
         let read = sender.count("ListTagsForResource") - before;
+        // An event's tags are a cue: one that leaves the group out spares the read, one that
+        // would have it subscribed is checked with AWS first.
         assert_eq!(
             read,
-            u64::from(!in_event),
-            "{group}: tags in the event are not read again"
+            u64::from(!in_event || outcome == "subscribed"),
+            "{group}: tags read only where a write depends on them"
         );
         reads += read;
         assert_eq!(
@@ -133,8 +135,33 @@ async fn new_groups_under_each_rule_shape() {
         };
         assert_eq!(sender.filters(group).await, expected, "{group}");
     }
-    assert_eq!(reads, 5);
+    assert_eq!(reads, 6);
     assert_eq!(sender.count("PutSubscriptionFilter"), 4);
+
+    // A forged CreateLogGroup claiming tags the group does not carry: the group's own tags
+    // decide, and its other filters stay (replace mode would have removed them).
+    let opted_out = "/t/opted-out";
+    sender
+        .create_tagged_group(opted_out, &[("team", "platform"), ("noisy", "true")])
+        .await;
+    sender
+        .put_filter(opted_out, "vendor", &central.other_destination_arn)
+        .await;
+    let forged = created(&sender, opted_out, Some(json!({"team": "platform"})));
+    let answer = function.runtime.invoke(&forged);
+    assert_eq!(answer.ok()["outcome"], "skipped", "{answer:?}");
+    assert_eq!(sender.filter_names(opted_out).await, ["vendor"]);
+    // Tags the event cannot say (null, a number) are no tags at all: read from the group.
+    for (i, odd) in [json!(null), json!({"team": 7})].into_iter().enumerate() {
+        let group = format!("/t/odd-{i}");
+        sender
+            .create_tagged_group(&group, &[("team", "platform")])
+            .await;
+        let answer = function
+            .runtime
+            .invoke(&created(&sender, &group, Some(odd.clone())));
+        assert_eq!(answer.ok()["outcome"], "subscribed", "{odd}: {answer:?}");
+    }
     function.stop();
 }
 
