@@ -15,7 +15,8 @@ test: setup template-setup
 	cargo fmt --all -- --check
 	cargo clippy --all-targets -- -D warnings
 	RUSTDOCFLAGS="-D warnings" cargo doc --no-deps --document-private-items
-	cargo test --all-targets
+	# The integration tests mostly wait (on pacing, deadlines, the local AWS): eight at a time.
+	cargo test --all-targets -- --test-threads=8
 	SAM_CLI_TELEMETRY=0 $(PYTHON) -m pytest -q tests/docs tests/template
 
 ## The benchmarks: the function (binary size, cold start, peak memory, API calls and time per

@@ -11,14 +11,15 @@ pub mod metrics;
 pub(crate) mod repairs;
 pub mod runtime;
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use serde::Serialize;
 use tracing::{info, warn};
 
 use crate::aws::Aws;
 use crate::cloudformation::CustomResourceResponse;
-use crate::decision::{Goal, Rules};
+use crate::decision::{Decision, Goal, Rules, decide};
 use crate::destination::{CACHE_TTL, DestinationCache};
 use crate::group::LogGroup;
 use crate::names::FunctionArn;
@@ -26,6 +27,7 @@ use crate::outcome::{Outcome, OutcomeLabel};
 use crate::reconcile::Reconciler;
 use crate::settings::Settings;
 use crate::stack::{self, StackAnswer};
+use crate::sweep::engine::Summary;
 use crate::sweep::slices::{Budget, SweepResponse, Sweeper};
 pub use error::FunctionError;
 pub use invocation::{Deployment, Invocation};
@@ -99,7 +101,7 @@ impl From<StackAnswer> for Answer {
 }
 
 /// The handler with what it keeps between invocations: clients, settings, the cached destination,
-/// what the environment said at init, and the repairs it made lately.
+/// what the environment said at init, the repairs it made lately, and whether its stack is going.
 #[derive(Debug)]
 pub struct Function<A> {
     aws: Arc<A>,
@@ -107,6 +109,36 @@ pub struct Function<A> {
     destination: DestinationCache,
     env: Environment,
     repairs: Repairs,
+    stack: StackWatch,
+}
+
+/// How long the function trusts what CloudFormation last said of its stack (not being deleted):
+/// within this of the stack's deletion beginning, no environment subscribes anything again.
+const STACK_STATUS_TTL: Duration = Duration::from_secs(60);
+
+/// The reason nothing is subscribed once the stack's deletion has begun.
+const STACK_GOING: &str = "the stack is being deleted: nothing is subscribed again";
+
+/// Whether the function's stack is going (being deleted, or rolled back after a failed create):
+/// asked of CloudFormation at most once per [`STACK_STATUS_TTL`], and known for good once a
+/// removal has confirmed it.
+#[derive(Debug, Default)]
+struct StackWatch {
+    /// When CloudFormation was last asked, and whether the stack was going.
+    seen: Mutex<Option<(Instant, bool)>>,
+}
+
+impl StackWatch {
+    fn cached(&self, now: Instant) -> Option<bool> {
+        let seen = self.seen.lock().unwrap_or_else(|e| e.into_inner());
+        seen.and_then(|(at, going)| {
+            (going || now.saturating_duration_since(at) < STACK_STATUS_TTL).then_some(going)
+        })
+    }
+
+    fn record(&self, now: Instant, going: bool) {
+        *self.seen.lock().unwrap_or_else(|e| e.into_inner()) = Some((now, going));
+    }
 }
 
 impl<A: Aws + 'static> Function<A> {
@@ -118,6 +150,7 @@ impl<A: Aws + 'static> Function<A> {
             destination,
             env: Environment::default(),
             repairs: Repairs::default(),
+            stack: StackWatch::default(),
         }
     }
 
@@ -153,22 +186,38 @@ impl<A: Aws + 'static> Function<A> {
             env: &self.env,
         };
         match Invocation::parse(payload, &me) {
-            Invocation::Created(group) => self.reconcile(&group, Goal::Subscribe, &function).await,
-            Invocation::TagsChanged(group) => self.reconcile(&group, Goal::Retag, &function).await,
+            Invocation::Created(group) => {
+                self.reconcile(&group, Goal::Subscribe, &function, budget)
+                    .await
+            }
+            Invocation::TagsChanged(group) => {
+                self.reconcile(&group, Goal::Retag, &function, budget).await
+            }
             Invocation::FiltersChanged(group) => self.repair(&group, &function, budget).await,
             Invocation::Sweep(request) => {
+                if self.stack_is_going(budget.started).await {
+                    info!(
+                        kind = request.kind().as_str(),
+                        "sweep stopped: {STACK_GOING}"
+                    );
+                    return Ok(Answer::Sweep(SweepResponse {
+                        sweep: Summary::default(),
+                        kind: request.kind(),
+                        stopped: Some(STACK_GOING.into()),
+                    }));
+                }
                 let sweeper = self.sweeper(&function, budget);
                 Ok(Answer::Sweep(Box::pin(sweeper.sweep(&request)).await?))
             }
             Invocation::Stack(request) => {
                 let sweeper = self.sweeper(&function, budget);
-                Ok(Box::pin(stack::handle(&sweeper, *request)).await?.into())
+                let answer = Box::pin(stack::handle(&sweeper, *request)).await?;
+                Ok(self.removing(answer, budget))
             }
             Invocation::Removal(request, stack) => {
                 let sweeper = self.sweeper(&function, budget);
-                Ok(Box::pin(stack::removal(&sweeper, &request, &stack))
-                    .await?
-                    .into())
+                let answer = Box::pin(stack::removal(&sweeper, &request, &stack)).await?;
+                Ok(self.removing(answer, budget))
             }
             Invocation::Refused(reason) => {
                 warn!(outcome = "skipped", reason = %reason, "request refused");
@@ -203,6 +252,36 @@ impl<A: Aws + 'static> Function<A> {
         }
     }
 
+    /// What a stack request came to; a removal slice that ran means CloudFormation confirmed the
+    /// stack is going, which this environment then knows for good.
+    fn removing(&self, answer: StackAnswer, budget: &Budget) -> Answer {
+        if let StackAnswer::Swept(_) = answer {
+            self.stack.record(budget.started, true);
+        }
+        answer.into()
+    }
+
+    /// Whether the function's stack is being deleted (see [`StackWatch`]). Without `STACK_ID`
+    /// (no stack to ask about) it never is; when CloudFormation cannot be asked, the function
+    /// goes on subscribing, and says so.
+    async fn stack_is_going(&self, now: Instant) -> bool {
+        let Some(stack_id) = self.env.stack_id.as_deref() else {
+            return false;
+        };
+        if let Some(going) = self.stack.cached(now) {
+            return going;
+        }
+        let going = match self.aws.stack_status(stack_id).await {
+            Ok(status) => stack::is_going(&status),
+            Err(e) => {
+                warn!(error = %e, "could not ask CloudFormation whether the stack is being deleted");
+                false
+            }
+        };
+        self.stack.record(now, going);
+        going
+    }
+
     /// The sweep's side of this invocation, for the requests that sweep.
     fn sweeper<'a>(&'a self, function: &'a FunctionArn, budget: &Budget) -> Sweeper<'a, A> {
         Sweeper {
@@ -233,7 +312,9 @@ impl<A: Aws + 'static> Function<A> {
             response.repairs_stopped = true;
             return Ok(Answer::Group(response));
         }
-        let answer = self.reconcile(group, Goal::Subscribe, function).await?;
+        let answer = self
+            .reconcile(group, Goal::Subscribe, function, budget)
+            .await?;
         if answer
             .group()
             .is_some_and(|r| r.outcome == OutcomeLabel::Subscribed)
@@ -251,8 +332,22 @@ impl<A: Aws + 'static> Function<A> {
         group: &LogGroup,
         goal: Goal,
         function: &FunctionArn,
+        budget: &Budget,
     ) -> Result<Answer, FunctionError> {
         let rules = Rules::new(&self.settings, goal);
+        // Once the stack is going, nothing is written again; a group the rules leave alone costs
+        // no call to find that out.
+        let leaves_alone = matches!(
+            decide(group, &rules),
+            Decision::Skip { .. } | Decision::NotChecked
+        );
+        if !leaves_alone && self.stack_is_going(budget.started).await {
+            info!(log_group = %group.name, outcome = "skipped", reason = STACK_GOING, "event skipped");
+            return Ok(Answer::Group(Response::skipped(
+                Some(group.name.to_string()),
+                STACK_GOING.into(),
+            )));
+        }
         let reconciler = Reconciler {
             rules: &rules,
             destination: &self.destination,
@@ -475,6 +570,86 @@ mod tests {
             Some(OutcomeLabel::Skipped)
         );
         assert!(f.aws().calls().is_empty());
+    }
+
+    /// The function of stack `STACK`, which CloudFormation reports in `status`.
+    fn of_a_stack(status: &str) -> Function<FakeAws> {
+        const STACK: &str = "arn:aws:cloudformation:us-east-1:111111111111:stack/auto-subscribe/1";
+        let aws = FakeAws::with_group("/a", vec![], 2).with_parameter(PARAMETER, DEST);
+        aws.add_group("/b", vec![]);
+        aws.set_stack_status(STACK, status);
+        Function::new(
+            aws,
+            RawSettings::default().parse().expect("defaults are valid"),
+        )
+        .deployed(Environment {
+            stack_id: Some(STACK.into()),
+            ..Environment::default()
+        })
+    }
+
+    #[tokio::test]
+    async fn once_the_stack_is_going_nothing_is_subscribed_again() {
+        for status in ["DELETE_IN_PROGRESS", "ROLLBACK_IN_PROGRESS"] {
+            let f = of_a_stack(status);
+            for group in ["/a", "/b"] {
+                let answer = f
+                    .handle(&event(group), ARN, &later())
+                    .await
+                    .expect("answered");
+                let response = answer.group().expect("a group's answer");
+                assert_eq!(response.outcome, OutcomeLabel::Skipped, "{status}");
+                assert_eq!(response.reason.as_deref(), Some(STACK_GOING));
+            }
+            let order = fixture(include_str!("../../events/stack/sweep-order.json"));
+            let Answer::Sweep(sweep) = f.handle(&order, ARN, &later()).await.expect("answered")
+            else {
+                panic!("a sweep's answer")
+            };
+            assert_eq!(sweep.stopped.as_deref(), Some(STACK_GOING));
+            assert_eq!(
+                f.aws().calls(),
+                ["describe-stacks"],
+                "asked once, nothing else"
+            );
+            assert!(f.aws().filter_names("/a").is_empty());
+        }
+    }
+
+    #[tokio::test]
+    async fn while_the_stack_stays_its_status_is_asked_at_most_once_a_minute() {
+        let f = of_a_stack("UPDATE_COMPLETE");
+        let started = Instant::now();
+        for (group, at) in [("/a", 0), ("/b", 30)] {
+            let budget = Budget::new(
+                u64::MAX,
+                started + Duration::from_secs(at),
+                1_700_000_000_000,
+            );
+            let answer = f
+                .handle(&event(group), ARN, &budget)
+                .await
+                .expect("answered");
+            assert_eq!(
+                answer.group().map(|r| r.outcome),
+                Some(OutcomeLabel::Subscribed)
+            );
+        }
+        assert_eq!(f.aws().count("describe-stacks"), 1);
+        // A minute later it is asked again, and a skip never asks.
+        let budget = Budget::new(
+            u64::MAX,
+            started + Duration::from_secs(61),
+            1_700_000_000_000,
+        );
+        f.handle(&event("/a"), ARN, &budget)
+            .await
+            .expect("answered");
+        assert_eq!(f.aws().count("describe-stacks"), 2);
+        f.handle(&Value::Null, ARN, &budget)
+            .await
+            .expect("answered");
+        assert_eq!(f.aws().count("describe-stacks"), 2);
     }
 
     #[tokio::test]

@@ -146,17 +146,41 @@ pub(crate) async fn handle<A: Aws + 'static>(
 /// stack's deletion, and the rollback of a failed create.
 const DELETING: [&str; 2] = ["DELETE_IN_PROGRESS", "ROLLBACK_IN_PROGRESS"];
 
+/// Whether a stack in `status` is going: being deleted, or rolled back after a failed create.
+pub(crate) fn is_going(status: &str) -> bool {
+    DELETING.contains(&status)
+}
+
+/// Why a removal could not be confirmed.
+enum Unconfirmed {
+    /// CloudFormation says the stack is not being deleted.
+    NotDeleting(String),
+    /// CloudFormation could not be asked (its answers kept failing past the adapter's retries).
+    Unknown(String),
+}
+
+impl std::fmt::Display for Unconfirmed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::NotDeleting(why) | Self::Unknown(why) => f.write_str(why),
+        }
+    }
+}
+
 /// Whether CloudFormation itself says the stack is being deleted: `Err` with the reason when it
 /// does not, or cannot be asked.
-async fn confirm_deletion<A: Aws>(aws: &A, stack: &CustomResourceRequest) -> Result<(), String> {
+async fn confirm_deletion<A: Aws>(
+    aws: &A,
+    stack: &CustomResourceRequest,
+) -> Result<(), Unconfirmed> {
     match aws.stack_status(&stack.stack_id).await {
-        Ok(status) if DELETING.contains(&status.as_str()) => Ok(()),
-        Ok(status) => Err(format!(
+        Ok(status) if is_going(&status) => Ok(()),
+        Ok(status) => Err(Unconfirmed::NotDeleting(format!(
             "CloudFormation reports the stack as {status}, not being deleted"
-        )),
-        Err(e) => Err(format!(
+        ))),
+        Err(e) => Err(Unconfirmed::Unknown(format!(
             "could not confirm with CloudFormation that the stack is being deleted: {e}"
-        )),
+        ))),
     }
 }
 
@@ -169,15 +193,39 @@ pub(crate) async fn removal<A: Aws + 'static>(
     request: &SweepRequest,
     stack: &StackRequest,
 ) -> Result<StackAnswer, StackError> {
-    if let Err(why) = confirm_deletion(sweeper.aws.as_ref(), &stack.request).await {
-        if request.is_continuation() {
+    match confirm_deletion(sweeper.aws.as_ref(), &stack.request).await {
+        Ok(()) => {}
+        Err(Unconfirmed::NotDeleting(why)) if request.is_continuation() => {
             // A real removal's chain ends with the stack's deletion; a continuation arriving
             // while the stack is not being deleted was not sent by it. Nothing is removed or sent.
             let reason = format!("removal refused: {why}");
             warn!(stack = %stack.request.stack_id, "{reason}");
             return Ok(StackAnswer::Refused(reason));
         }
-        return removal_failed(sweeper, stack, &why).await;
+        Err(Unconfirmed::Unknown(why)) if request.is_continuation() => {
+            // The removal was confirmed by its earlier slices, and CloudFormation waits for an
+            // answer: stop here and say how to finish, rather than drop the chain in silence.
+            let whole = request.so_far;
+            let desired = sweeper.settings.filter.to(sweeper
+                .destination()
+                .await
+                .map_err(|e| StackError(format!("the removal's destination: {e}")))?);
+            let reason = format!(
+                "{why}; {}",
+                cut_short(&stack.request, &whole, &desired, sweeper.function.region())
+            );
+            warn!(stack = %stack.request.stack_id, "{reason}");
+            let answer = answer(
+                sweeper,
+                stack,
+                Status::Success,
+                &reason,
+                counts_data(&whole, false),
+            )
+            .await?;
+            return Ok(StackAnswer::Answered(answer));
+        }
+        Err(why) => return removal_failed(sweeper, stack, &why).await,
     }
     // Only a chain of the stack's real deletion gets this far: stopped, it still answers, so the
     // stack deletes.

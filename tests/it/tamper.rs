@@ -119,6 +119,61 @@ async fn a_delete_of_its_own_stack_removes_only_while_cloudformation_deletes_the
     }
 }
 
+/// Once CloudFormation says the stack is being deleted, nothing subscribes again: not a new
+/// group's event, not a sweep already scheduled. A removal slice whose DescribeStacks keeps being
+/// throttled still answers CloudFormation, with what is left and how to finish it.
+#[tokio::test]
+async fn a_removal_is_final_and_dependable() {
+    let (sender, central) = subscribed_account(2).await;
+    let cloudformation = ResponseUrl::start();
+    let mut function = FunctionProcess::start(&sender, &[cloudformation.endpoint()]);
+    sender.set_stack_status("DELETE_IN_PROGRESS");
+    sender.create_group("/app/new").await;
+    let puts = sender.count("PutSubscriptionFilter");
+    let answer = function
+        .runtime
+        .invoke(&crate::common::create_log_group_event(
+            &sender.id, "/app/new",
+        ));
+    assert_eq!(answer.ok()["outcome"], "skipped", "{answer:?}");
+    assert!(
+        answer.ok()["reason"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("being deleted"),
+        "{answer:?}"
+    );
+    let answer = function.runtime.invoke(&fixture("stack/sweep-order.json"));
+    assert!(answer.ok()["stopped"].is_string(), "{answer:?}");
+    assert_eq!(sender.count("PutSubscriptionFilter"), puts, "nothing subscribed");
+    assert!(sender.take_invocations().is_empty(), "no sweep handed on");
+    assert!(sender.filters("/app/new").await.is_empty());
+    // A removal's next slice, while CloudFormation keeps throttling DescribeStacks.
+    sender.set_behaviour(json!({}), json!({"DescribeStacks": {"Throttling": 1.0}}));
+    let mut delete = stack_request("Delete", &sender, &cloudformation.url, "true");
+    delete["RequestId"] = json!("request-delete-throttled");
+    let continuation = json!({"autoSubscribeSweep": {
+        "customResource": delete, "startedAtMs": 1, "nextToken": "x", "hops": 1,
+        "soFar": {"total": 50, "unsubscribed": 12},
+    }});
+    let answer = function.runtime.invoke(&continuation);
+    assert!(matches!(answer, Answer::Ok(_)), "{answer:?}");
+    let put = cloudformation.next();
+    assert_eq!(put.body["Status"], "SUCCESS", "{}", put.body);
+    assert_eq!(put.body["RequestId"], "request-delete-throttled");
+    let reason = put.body["Reason"].as_str().unwrap_or_default();
+    assert!(reason.contains("could not confirm"), "{reason}");
+    assert!(reason.contains("taken off 12 of the 50"), "{reason}");
+    assert!(reason.contains("backfill --remove"), "{reason}");
+    assert_eq!(put.body["Data"]["Complete"], false);
+    assert_eq!(
+        sender.count("DeleteSubscriptionFilter"),
+        0,
+        "nothing removed unconfirmed"
+    );
+    let _ = central;
+}
+
 #[tokio::test]
 async fn answers_go_only_to_s3_of_the_partition_and_a_dead_url_does_not_hold_the_function() {
     let (sender, _central) = subscribed_account(1).await;

@@ -29,7 +29,8 @@ Added around moto, as WSGI middleware:
 - a log group's `creationTime` set in the past, `POST /_fixture/creation-time
   {"account", "region", "logGroupName", "creationTime"}` (epoch milliseconds), or of every group
   whose name starts with `logGroupNamePrefix` (the benchmark ages 10,000 groups in one call);
-- CloudFormation's DescribeStacks for a stack whose status a test sets,
+- CloudFormation's DescribeStacks for a stack whose status a test sets (faults injected into it as
+  into the other APIs, CloudFormation's `Throttling` included),
   `POST /_fixture/stacks {"account", "stackId", "status"}` (moto would need the stack's whole
   lifecycle, and finishes a deletion at once).
 
@@ -411,6 +412,20 @@ def describe_stacks(environ, start_response, account):
     if (form.get("Action") or [""])[0] != "DescribeStacks":
         return None
     stack_id = (form.get("StackName") or [""])[0]
+    behaviour = BEHAVIOUR.get(account) or {}
+    for code, share in (behaviour.get("faults") or {}).get("DescribeStacks", {}).items():
+        with LOCK:
+            hit = RANDOM[account].random() < share
+            if hit:
+                FAULTED[account]["DescribeStacks"] += 1
+        if hit:
+            data = (
+                '<ErrorResponse xmlns="http://cloudformation.amazonaws.com/doc/2010-05-15/"><Error>'
+                f"<Type>Sender</Type><Code>{escape(code)}</Code><Message>Rate exceeded</Message></Error>"
+                "<RequestId>local</RequestId></ErrorResponse>"
+            ).encode()
+            start_response("400 Bad Request", [("Content-Type", "text/xml"), ("Content-Length", str(len(data)))])
+            return [data]
     with LOCK:
         CALLS[account]["DescribeStacks"] += 1
         status = STACKS[account].get(stack_id)
