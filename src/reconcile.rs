@@ -71,9 +71,57 @@ impl Reconciler<'_> {
                     dry_run: self.rules.dry_run,
                 };
                 let written = writer.write(aws, &group.name, &decision, self.rules).await;
-                settle(&decision, self.rules, written)
+                let outcome = settle(&decision, self.rules, written);
+                self.after_a_removal_by_tags(aws, group, &decision, &writer, outcome)
+                    .await
             }
         })
+    }
+
+    /// Our filter just came off a group its tags no longer select; another environment may have
+    /// handled a re-tag meanwhile and found ours still there. The tags are read once more after
+    /// the write, and a group selected again gets ours back, so two invocations at once cannot
+    /// leave a selected group without our filter.
+    async fn after_a_removal_by_tags(
+        &self,
+        aws: &impl Aws,
+        group: &LogGroup,
+        decision: &Decision,
+        writer: &Writer<'_>,
+        outcome: Outcome,
+    ) -> Outcome {
+        let by_tags = matches!(
+            decision,
+            Decision::Unsubscribe {
+                unselected: Some(_)
+            }
+        ) && self.rules.selection.has_tag_rules()
+            && self.rules.selection.check(&group.name).is_ok();
+        let Outcome::Unsubscribed { removed } = &outcome else {
+            return outcome;
+        };
+        if !by_tags || self.rules.dry_run {
+            return outcome;
+        }
+        let Ok(tags) = read_tags(aws, group).await else {
+            return outcome;
+        };
+        if self.rules.selection.check_tags(&tags).is_err() {
+            return outcome;
+        }
+        let again = settle(
+            &Decision::Subscribe,
+            self.rules,
+            writer
+                .write(aws, &group.name, &Decision::Subscribe, self.rules)
+                .await,
+        );
+        match again {
+            Outcome::Subscribed { .. } | Outcome::Unchanged { .. } => Outcome::Subscribed {
+                removed: removed.clone(),
+            },
+            other => other,
+        }
     }
 }
 
@@ -733,5 +781,31 @@ mod tests {
             with_tag_rules(&aws, &gone, Goal::Converge).await,
             Outcome::skipped(GONE)
         );
+    }
+
+    #[tokio::test]
+    async fn a_group_re_tagged_while_ours_comes_off_gets_ours_back() {
+        let aws = FakeAws::with_group(GROUP, vec![desired().to_filter()], 2);
+        let mut listed = LogGroup::named(group());
+        listed.arn = Some(crate::aws::fake::group_arn(GROUP));
+        // Untagged: ours comes off. Meanwhile another invocation handles a re-tag and finds ours
+        // still there (nothing to do); the tag lands while this one deletes.
+        aws.retag_on_delete(GROUP, &[("team", "platform")]);
+        assert_eq!(
+            with_tag_rules(&aws, &listed, Goal::Retag).await,
+            Outcome::Subscribed {
+                removed: vec!["central-logging".into()]
+            }
+        );
+        assert_eq!(aws.filter_names(GROUP), ["central-logging"]);
+        assert_eq!(aws.count("list-tags"), 2, "read again after the write");
+        // Untagged for good: ours stays off, at one more tag read.
+        let aws = FakeAws::with_group(GROUP, vec![desired().to_filter()], 2);
+        assert!(matches!(
+            with_tag_rules(&aws, &listed, Goal::Retag).await,
+            Outcome::Unsubscribed { .. }
+        ));
+        assert!(aws.filter_names(GROUP).is_empty());
+        assert_eq!(aws.count("list-tags"), 2);
     }
 }

@@ -99,6 +99,9 @@ pub struct FakeAws {
     created: Mutex<HashMap<String, u64>>,
     /// Group name to its tags; none when absent.
     tags: Mutex<HashMap<String, Tags>>,
+    /// Tags a group takes when a filter is deleted from it: another environment's tag change
+    /// landing while this one writes.
+    retag_on_delete: Mutex<HashMap<String, Tags>>,
 }
 
 impl FakeAws {
@@ -138,6 +141,16 @@ impl FakeAws {
 
     pub fn set_tags(&self, group: &str, tags: &[(&str, &str)]) {
         self.tags.lock().expect("not poisoned").insert(
+            group.into(),
+            tags.iter()
+                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+                .collect(),
+        );
+    }
+
+    /// Makes `group` carry `tags` as soon as a filter is deleted from it.
+    pub fn retag_on_delete(&self, group: &str, tags: &[(&str, &str)]) {
+        self.retag_on_delete.lock().expect("not poisoned").insert(
             group.into(),
             tags.iter()
                 .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
@@ -285,6 +298,17 @@ impl Aws for FakeAws {
             return Err(ApiError::NotFound(
                 "The specified subscription filter does not exist.".into(),
             ));
+        }
+        let retag = self
+            .retag_on_delete
+            .lock()
+            .expect("not poisoned")
+            .remove(group.as_str());
+        if let Some(tags) = retag {
+            self.tags
+                .lock()
+                .expect("not poisoned")
+                .insert(group.as_str().to_owned(), tags);
         }
         Ok(())
     }

@@ -56,9 +56,9 @@ pub enum Invocation {
     /// CloudTrail reported a successful `CreateLogGroup` in this account and Region.
     Created(LogGroup),
     /// Someone else changed a group's subscription filters (a successful `PutSubscriptionFilter`
-    /// or `DeleteSubscriptionFilter`): the group is reconciled again, so a central filter deleted or
-    /// re-pointed by hand is back within seconds.
-    FiltersChanged(LogGroup),
+    /// or `DeleteSubscriptionFilter`, which one said): the group is reconciled again, so a central
+    /// filter deleted, re-pointed or muted by hand is back within seconds.
+    FiltersChanged(LogGroup, FilterCall),
     /// Someone changed a group's tags (a successful `TagResource`, `UntagResource`, `TagLogGroup`
     /// or `UntagLogGroup`): with tag rules set, the group is converged again, its tags read from
     /// AWS (the event's word is not taken for them).
@@ -119,7 +119,7 @@ impl Invocation {
             (Some("aws.events"), Some("Scheduled Event")) => Self::Sweep(SweepRequest::default()),
             (_, Some("AWS API Call via CloudTrail")) => match read_api_call(payload, me) {
                 Ok((ApiCall::CreateLogGroup, group)) => Self::Created(group),
-                Ok((ApiCall::FilterChange, group)) => Self::FiltersChanged(group),
+                Ok((ApiCall::FilterChange(call), group)) => Self::FiltersChanged(group, call),
                 Ok((ApiCall::TagChange, group)) => Self::TagsChanged(group),
                 Err(reason) => not_ours(reason),
             },
@@ -131,12 +131,20 @@ impl Invocation {
     }
 }
 
+/// Which subscription filter call someone else made.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FilterCall {
+    /// `PutSubscriptionFilter`: a writer with a filter of its own (it may be fighting ours).
+    Put,
+    /// `DeleteSubscriptionFilter`: a filter taken off (ours, by hand, perhaps).
+    Delete,
+}
+
 /// The CloudTrail calls the function acts on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum ApiCall {
     CreateLogGroup,
-    /// `PutSubscriptionFilter` or `DeleteSubscriptionFilter`.
-    FilterChange,
+    FilterChange(FilterCall),
     /// `TagResource`, `UntagResource`, `TagLogGroup` or `UntagLogGroup`.
     TagChange,
 }
@@ -154,10 +162,12 @@ fn read_api_call(event: &Value, me: &Deployment<'_>) -> Result<(ApiCall, LogGrou
     let name = text(detail.get("eventName"));
     let call = match (source.as_deref(), name.as_deref()) {
         (Some("logs.amazonaws.com"), Some("CreateLogGroup")) => ApiCall::CreateLogGroup,
-        (
-            Some("logs.amazonaws.com"),
-            Some("PutSubscriptionFilter" | "DeleteSubscriptionFilter"),
-        ) => ApiCall::FilterChange,
+        (Some("logs.amazonaws.com"), Some("PutSubscriptionFilter")) => {
+            ApiCall::FilterChange(FilterCall::Put)
+        }
+        (Some("logs.amazonaws.com"), Some("DeleteSubscriptionFilter")) => {
+            ApiCall::FilterChange(FilterCall::Delete)
+        }
         (
             Some("logs.amazonaws.com"),
             Some("TagResource" | "UntagResource" | "TagLogGroup" | "UntagLogGroup"),
@@ -180,7 +190,8 @@ fn read_api_call(event: &Value, me: &Deployment<'_>) -> Result<(ApiCall, LogGrou
     let caller = event
         .pointer("/detail/userIdentity/arn")
         .and_then(Value::as_str);
-    if call == ApiCall::FilterChange && caller.is_some_and(|arn| me.is_own_session(arn)) {
+    if matches!(call, ApiCall::FilterChange(_)) && caller.is_some_and(|arn| me.is_own_session(arn))
+    {
         return Err(format!("the function's own {name} call"));
     }
     let account = text(event.get("account")).or_else(|| text(detail.get("recipientAccountId")));
@@ -228,7 +239,7 @@ fn read_api_call(event: &Value, me: &Deployment<'_>) -> Result<(ApiCall, LogGrou
             .get("tags")
             .and_then(read_tags)
             .map_or(KnownTags::Unknown, KnownTags::Claimed),
-        ApiCall::FilterChange | ApiCall::TagChange => KnownTags::Unknown,
+        ApiCall::FilterChange(_) | ApiCall::TagChange => KnownTags::Unknown,
     };
     Ok((
         call,
@@ -804,10 +815,14 @@ mod tests {
     fn filter_changes_by_others_are_read_and_the_functions_own_are_skipped() {
         let someone = "arn:aws:sts::111111111111:assumed-role/Admin/alice";
         let own = "arn:aws:sts::111111111111:assumed-role/logs-FunctionRole-1/auto-subscribe";
-        for name in ["DeleteSubscriptionFilter", "PutSubscriptionFilter"] {
+        for (name, call) in [
+            ("DeleteSubscriptionFilter", FilterCall::Delete),
+            ("PutSubscriptionFilter", FilterCall::Put),
+        ] {
             match Invocation::parse(&filter_event(name, someone), &function()) {
-                Invocation::FiltersChanged(group) => {
+                Invocation::FiltersChanged(group, read) => {
                     assert_eq!(group.name.as_str(), "/aws/lambda/orders-api");
+                    assert_eq!(read, call);
                 }
                 other => panic!("{name}: {other:?}"),
             }
@@ -829,7 +844,7 @@ mod tests {
             // With it, a session of the same name under another role is someone else.
             assert!(matches!(
                 Invocation::parse(&filter_event(name, other_role), &function()),
-                Invocation::FiltersChanged(_)
+                Invocation::FiltersChanged(..)
             ));
             // Other accounts' sessions and failed calls are skipped too.
             let failed = with(

@@ -27,10 +27,10 @@ use crate::outcome::{Outcome, OutcomeLabel};
 use crate::reconcile::Reconciler;
 use crate::settings::Settings;
 use crate::stack::{self, StackAnswer};
-use crate::sweep::engine::Summary;
+use crate::sweep::engine::{self, Job, Resume, Summary};
 use crate::sweep::slices::{Budget, SweepResponse, Sweeper};
 pub use error::FunctionError;
-pub use invocation::{Deployment, Invocation};
+pub use invocation::{Deployment, FilterCall, Invocation};
 use repairs::{MAX_REPAIRS, Repairs};
 use runtime::Environment;
 
@@ -193,7 +193,9 @@ impl<A: Aws + 'static> Function<A> {
             Invocation::TagsChanged(group) => {
                 self.reconcile(&group, Goal::Retag, &function, budget).await
             }
-            Invocation::FiltersChanged(group) => self.repair(&group, &function, budget).await,
+            Invocation::FiltersChanged(group, call) => {
+                self.repair(&group, call, &function, budget).await
+            }
             Invocation::Sweep(request) => {
                 if self.stack_is_going(budget.started).await {
                     info!(
@@ -205,6 +207,9 @@ impl<A: Aws + 'static> Function<A> {
                         kind: request.kind(),
                         stopped: Some(STACK_GOING.into()),
                     }));
+                }
+                if !request.is_continuation() {
+                    Box::pin(self.recheck_paused(&function, budget)).await;
                 }
                 let sweeper = self.sweeper(&function, budget);
                 Ok(Answer::Sweep(Box::pin(sweeper.sweep(&request)).await?))
@@ -293,19 +298,24 @@ impl<A: Aws + 'static> Function<A> {
         }
     }
 
-    /// A group whose filters someone else changed: reconciled again, unless it has been repaired
-    /// too often lately (then nothing is called at all).
+    /// A group whose filters someone else changed (`call`): reconciled again. A deletion is undone
+    /// every time; a put answered too often lately (two writers undoing each other, see
+    /// [`repairs`]) pauses the group, at no call, until a sweep after the pause checks it again.
     async fn repair(
         &self,
         group: &LogGroup,
+        call: FilterCall,
         function: &FunctionArn,
         budget: &Budget,
     ) -> Result<Answer, FunctionError> {
         let name = &group.name;
-        if self.repairs.exhausted(name, budget.started) {
+        let fight = call == FilterCall::Put;
+        if fight && self.repairs.exhausted(name, budget.started) {
+            self.repairs.pause(name);
             let reason = format!(
-                "repaired {MAX_REPAIRS} times within the hour: another tool keeps changing its \
-                 subscription filters, so it is left alone for now"
+                "repaired {MAX_REPAIRS} times within the hour after another writer's puts: it keeps \
+                 putting its own subscription filter, so its puts are left alone until the hour has \
+                 passed, and the first sweep after that checks the group again"
             );
             warn!(log_group = %name, outcome = "skipped", reason = %reason, "repairs stopped");
             let mut response = Response::skipped(Some(name.to_string()), reason);
@@ -315,13 +325,66 @@ impl<A: Aws + 'static> Function<A> {
         let answer = self
             .reconcile(group, Goal::Subscribe, function, budget)
             .await?;
-        if answer
-            .group()
-            .is_some_and(|r| r.outcome == OutcomeLabel::Subscribed)
-        {
+        let wrote = answer.group().is_some_and(|r| {
+            r.outcome == OutcomeLabel::Subscribed || !r.removed_filters.is_empty()
+        });
+        if fight && wrote {
             self.repairs.record(name, budget.started);
         }
         Ok(answer)
+    }
+
+    /// Groups whose pause ended since the last sweep, checked again at the start of a new sweep
+    /// (whatever its window: a paused group may be old). Read again from AWS by name, converged
+    /// as a full sweep would, within the slice's listing time; what is left waits for the next.
+    async fn recheck_paused(&self, function: &FunctionArn, budget: &Budget) {
+        let due = self.repairs.due(budget.started);
+        if due.is_empty() {
+            return;
+        }
+        let destination = match self
+            .destination
+            .get(self.aws.as_ref(), function.region())
+            .await
+        {
+            Ok(destination) => destination,
+            Err(e) => {
+                warn!(error = %e, "paused groups not checked again: the destination is unusable");
+                due.iter().for_each(|group| self.repairs.pause(group));
+                return;
+            }
+        };
+        let job = Job {
+            rules: Rules::new(&self.settings, Goal::Converge),
+            destination,
+            workers: 4,
+            deadline: Some(budget.listing_deadline()),
+            resume: Resume {
+                carried: due.iter().map(ToString::to_string).collect(),
+                listing_done: true,
+                start_token: None,
+            },
+        };
+        match engine::run(self.aws.clone(), job, |_| {}).await {
+            Ok(summary) => {
+                let counts = summary.counts;
+                info!(
+                    checked = counts.total,
+                    subscribed = counts.subscribed,
+                    failed = counts.failed,
+                    "paused groups checked again"
+                );
+                for name in summary.leftovers {
+                    if let Ok(group) = crate::names::LogGroupName::parse(&name) {
+                        self.repairs.pause(&group);
+                    }
+                }
+            }
+            Err(e) => {
+                warn!(error = %e, "paused groups not checked again");
+                due.iter().for_each(|group| self.repairs.pause(group));
+            }
+        }
     }
 
     /// One group, reconciled towards `goal`: a new log group, or one whose filters changed, is
@@ -390,7 +453,7 @@ impl<A: Aws + 'static> Function<A> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::aws::fake::FakeAws;
+    use crate::aws::fake::{Call, FakeAws};
     use crate::fixtures::DEST;
     use crate::settings::RawSettings;
     use serde_json::{Value, json};
@@ -650,6 +713,90 @@ mod tests {
             .await
             .expect("answered");
         assert_eq!(f.aws().count("describe-stacks"), 2);
+    }
+
+    /// A filter-change event by someone else, of `call`, for `group`.
+    fn filter_change(call: &str, group: &str) -> Value {
+        let mut e = fixture(include_str!("../../events/delete-subscription-filter.json"));
+        e["detail"]["eventName"] = call.into();
+        e["detail"]["requestParameters"]["logGroupName"] = group.into();
+        e
+    }
+
+    #[tokio::test]
+    async fn hand_deletions_are_undone_every_time_and_only_a_fight_pauses_a_group() {
+        let aws = FakeAws::with_group("/a", vec![], 2).with_parameter(PARAMETER, DEST);
+        let f = function(aws);
+        let started = Instant::now();
+        let at = |s: u64| {
+            Budget::new(
+                u64::MAX,
+                started + Duration::from_secs(s),
+                1_700_000_000_000,
+            )
+        };
+        for round in 0..6 {
+            f.aws().add_group("/a", vec![]); // ours deleted by hand
+            let answer = f
+                .handle(
+                    &filter_change("DeleteSubscriptionFilter", "/a"),
+                    ARN,
+                    &at(round),
+                )
+                .await
+                .expect("answered");
+            assert_eq!(
+                answer.group().map(|r| r.outcome),
+                Some(OutcomeLabel::Subscribed)
+            );
+        }
+        // Another writer's puts: answered three times, then the group is paused, at no call.
+        let mut vendor = crate::fixtures::desired().to_filter();
+        vendor.destination_arn = "arn:aws:logs:us-east-1:888888888888:destination:theirs".into();
+        let mut outcomes = Vec::new();
+        for round in 0..4 {
+            f.aws().add_group("/a", vec![vendor.clone()]);
+            let before = f.aws().calls().len();
+            let answer = f
+                .handle(
+                    &filter_change("PutSubscriptionFilter", "/a"),
+                    ARN,
+                    &at(10 + round),
+                )
+                .await
+                .expect("answered");
+            let response = answer.group().expect("a group's answer").clone();
+            outcomes.push((
+                response.outcome,
+                response.repairs_stopped,
+                f.aws().calls().len() - before,
+            ));
+        }
+        assert_eq!(
+            outcomes,
+            [
+                (OutcomeLabel::Subscribed, false, 2),
+                (OutcomeLabel::Subscribed, false, 2),
+                (OutcomeLabel::Subscribed, false, 2),
+                (OutcomeLabel::Skipped, true, 0),
+            ]
+        );
+        // Still in the pause, a sweep leaves it; the first sweep after it checks the group again.
+        let order = fixture(include_str!("../../events/stack/sweep-order.json"));
+        let describes = |f: &Function<FakeAws>| {
+            f.aws()
+                .calls()
+                .iter()
+                .filter(|c| matches!(c, Call::DescribeLogGroups { prefix: Some(p) } if p == "/a"))
+                .count()
+        };
+        f.handle(&order, ARN, &at(100)).await.expect("swept");
+        assert_eq!(describes(&f), 0, "not while paused");
+        f.aws().add_group("/a", vec![vendor.clone()]);
+        let after = at(10 + 3600 + 60);
+        f.handle(&order, ARN, &after).await.expect("swept");
+        assert_eq!(describes(&f), 1, "read again by name when the pause ended");
+        assert_eq!(f.aws().filter_names("/a"), ["central-logging"]);
     }
 
     #[tokio::test]

@@ -145,7 +145,11 @@ async fn a_removal_is_final_and_dependable() {
     );
     let answer = function.runtime.invoke(&fixture("stack/sweep-order.json"));
     assert!(answer.ok()["stopped"].is_string(), "{answer:?}");
-    assert_eq!(sender.count("PutSubscriptionFilter"), puts, "nothing subscribed");
+    assert_eq!(
+        sender.count("PutSubscriptionFilter"),
+        puts,
+        "nothing subscribed"
+    );
     assert!(sender.take_invocations().is_empty(), "no sweep handed on");
     assert!(sender.filters("/app/new").await.is_empty());
     // A removal's next slice, while CloudFormation keeps throttling DescribeStacks.
@@ -439,6 +443,43 @@ async fn two_tools_fighting_over_a_group_stop_after_a_few_repairs_with_a_metric_
         .unwrap_or_else(|| panic!("a metric naming the group: {logs}"));
     assert_eq!(named["LogGroupName"], group);
     assert_eq!(named["RepairsStopped"], 1);
+}
+
+/// The repair limit is no off switch: a filter editor deleting the central filter again and again
+/// has it back every time.
+#[tokio::test]
+async fn a_hand_deletion_is_undone_every_time() {
+    let (sender, _central) = subscribed_account(1).await;
+    let group = "/app/000";
+    let editor = format!("arn:aws:sts::{}:assumed-role/Admin/mallory", sender.id);
+    let mut function = FunctionProcess::start(&sender, &[("EXISTING_FILTERS", "make-room")]);
+    for round in 0..6 {
+        sender
+            .logs
+            .delete_subscription_filter()
+            .log_group_name(group)
+            .filter_name("central-logging")
+            .send()
+            .await
+            .expect("delete by hand");
+        let answer = function.runtime.invoke(&filter_change(
+            "DeleteSubscriptionFilter",
+            &sender,
+            group,
+            &editor,
+        ));
+        assert_eq!(
+            answer.ok()["outcome"],
+            "subscribed",
+            "round {round}: {answer:?}"
+        );
+        assert_eq!(
+            sender.filter_names(group).await,
+            ["central-logging", "vendor"]
+        );
+    }
+    let logs = function.stop();
+    assert!(!logs.contains("repairs stopped"), "{logs}");
 }
 
 #[tokio::test]
