@@ -482,6 +482,66 @@ async fn a_hand_deletion_is_undone_every_time() {
     assert!(!logs.contains("repairs stopped"), "{logs}");
 }
 
+/// A continuation is a cue: the groups it carries are read again from AWS, so a carried group whose
+/// `arn` names another, untagged group cannot make the function read that group's tags and take
+/// our filter off; and what it carries is cut to what one slice can do.
+#[tokio::test]
+async fn a_forged_continuation_cannot_remove_or_hold_the_quota() {
+    let (sender, central) = sender_and_central().await;
+    sender
+        .create_tagged_group("/app/audit", &[("team", "platform")])
+        .await;
+    sender
+        .put_filter("/app/audit", "central-logging", &central.destination_arn)
+        .await;
+    sender.create_group("/app/untagged").await;
+    let mut function = FunctionProcess::start(&sender, &[("INCLUDE_TAGS", "team=platform")]);
+    let forged = json!({"autoSubscribeSweep": {"startedAtMs": 1, "hops": 1, "retry": [
+        {"name": "/app/audit", "arn": sender.group_arn("/app/untagged"), "class": "STANDARD"},
+    ]}});
+    let answer = function.runtime.invoke(&forged);
+    assert!(matches!(answer, Answer::Ok(_)), "{answer:?}");
+    assert_eq!(
+        sender.filter_names("/app/audit").await,
+        ["central-logging"],
+        "its own tags decide: still selected"
+    );
+    assert_eq!(sender.count("DeleteSubscriptionFilter"), 0);
+    // Thousands of carried names: one invocation reads no more than a slice can handle.
+    let names: Vec<String> = (0..2000).map(|i| format!("/nowhere/{i:04}")).collect();
+    let listed = sender.count("DescribeLogGroups");
+    let answer = function
+        .runtime
+        .invoke(&json!({"autoSubscribeSweep": {"startedAtMs": 1, "hops": 1, "retry": names}}));
+    assert!(matches!(answer, Answer::Ok(_)), "{answer:?}");
+    let read = sender.count("DescribeLogGroups") - listed;
+    assert!(read <= 500, "cut when read: {read} DescribeLogGroups");
+}
+
+/// JSON the function cannot hold as a value is an answer, not an error Lambda would retry into the
+/// failure queue; and at TRACE, no log line holds a pre-signed ResponseURL.
+#[tokio::test]
+async fn odd_json_is_an_answer_and_no_log_line_holds_a_secret_at_trace() {
+    let (sender, _central) = subscribed_account(1).await;
+    let mut function = FunctionProcess::start(&sender, &[("LOG_LEVEL", "TRACE")]);
+    let deep = format!("{}{}", "[".repeat(300), "]".repeat(300));
+    for body in [
+        deep.as_str(),
+        r#"{"detail": {"requestParameters": {"logGroupName": "\udc00"}}}"#,
+    ] {
+        let (answer, _) = function.runtime.invoke_text(body, Duration::from_secs(60));
+        assert_eq!(answer.ok()["outcome"], "skipped", "{answer:?}");
+    }
+    let cloudformation = ResponseUrl::start();
+    let secret = format!("{}&X-Amz-Signature=trace-secret", cloudformation.url);
+    let request = stack_request("Create", &sender, &secret, "true");
+    function.runtime.invoke(&request);
+    let logs = function.stop();
+    assert!(!logs.is_empty());
+    assert!(!logs.contains("trace-secret"), "{logs}");
+    assert!(!logs.contains("raw JSON event"), "{logs}");
+}
+
 #[tokio::test]
 async fn a_continuation_chain_past_its_bound_stops_with_an_error_line_and_a_metric() {
     let (sender, _central) = subscribed_account(1).await;
