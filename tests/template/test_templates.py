@@ -339,9 +339,42 @@ def test_rule_and_invoke_settings(expanded):
         a["Namespace"] == "AWS/Lambda" and a["MetricName"] == "RecursiveInvocationsDropped" and a["Threshold"] == 0
         for a in alarms
     ), "alarm on a dropped recursive invocation"
+    # Nothing dropped without a trace: the rule's target has the failure queue as its dead-letter
+    # queue, EventBridge may send to it (only this stack's rule), and two alarms watch what is lost.
+    rule = next(r for r in template["Resources"].values() if r["Type"] == "AWS::Events::Rule" and "EventPattern" in r["Properties"])
+    stack_named = {"Fn::Sub": ["auto-subscribe-${Id}", {"Id": {"Fn::Select": [2, {"Fn::Split": ["/", {"Ref": "AWS::StackId"}]}]}}]}
+    assert rule["Properties"]["Name"] == stack_named
+    [target] = rule["Properties"]["Targets"]
+    assert target["DeadLetterConfig"] == {"Arn": {"Fn::GetAtt": ["FailureQueue", "Arn"]}}
+    policy = template["Resources"]["FailureQueuePolicy"]["Properties"]["PolicyDocument"]["Statement"]
+    [dead_letters] = [s for s in policy if s.get("Sid") == "RuleDeadLetters"]
+    assert dead_letters["Principal"] == {"Service": "events.amazonaws.com"}
+    assert dead_letters["Action"] == "sqs:SendMessage"
+    source = dead_letters["Condition"]["ArnEquals"]["aws:SourceArn"]["Fn::Sub"]
+    assert source[0].endswith(":rule/auto-subscribe-${Id}") and source[1] == stack_named["Fn::Sub"][1]
+    delivery = [a for a in alarms if a["Namespace"] == "AWS/Events" and a["MetricName"] == "FailedInvocations"]
+    assert [a["Dimensions"] for a in delivery] == [[{"Name": "RuleName", "Value": stack_named}]]
+    dropped = [a for a in alarms if a["Namespace"] == "AWS/Lambda" and a["MetricName"] == "AsyncEventsDropped"]
+    assert [a["Threshold"] for a in dropped] == [0]
     invoke = next(r for r in template["Resources"].values() if r["Type"] == "AWS::Lambda::EventInvokeConfig")
     assert invoke["Properties"]["MaximumRetryAttempts"] == 2
     assert invoke["Properties"]["DestinationConfig"]["OnFailure"]["Destination"] == {"Fn::GetAtt": ["FailureQueue", "Arn"]}
+
+
+def test_the_organization_role_is_the_one_aws_documents():
+    """CreateSubscriptionFilter-IAMrole: trust logs.amazonaws.com with no condition (the page adds
+    none), allow logs:PutLogEvents on the sender's own log groups, and nothing else."""
+    template = load(SENDER)
+    role = template["Resources"]["SenderRole"]
+    assert role["Condition"] == "CreateSenderRole"
+    [trust] = role["Properties"]["AssumeRolePolicyDocument"]["Statement"]
+    assert trust == {"Effect": "Allow", "Principal": {"Service": "logs.amazonaws.com"}, "Action": "sts:AssumeRole"}
+    [policy] = role["Properties"]["Policies"]
+    [statement] = policy["PolicyDocument"]["Statement"]
+    assert statement["Action"] == "logs:PutLogEvents"
+    assert statement["Resource"] == {"Fn::Sub": "arn:${AWS::Partition}:logs:${AWS::Region}:${AWS::AccountId}:log-group:*"}
+    with open(SENDER) as f:
+        assert "CreateSubscriptionFilter-IAMrole.html" in f.read(), "the template cites the page"
 
 
 def test_sender_account_ids_are_twelve_digits_each():
