@@ -7,6 +7,7 @@
 
 use crate::filter::FilterSpec;
 use crate::group::{KnownTags, LogGroup};
+use crate::names::DestinationArn;
 use crate::outcome::{NO_FREE_SLOT, Outcome};
 use crate::plan::ExistingFilters;
 use crate::selection::Selection;
@@ -146,6 +147,40 @@ pub fn decide(group: &LogGroup, rules: &Rules) -> Decision {
             unselected: Some(reason),
         },
         (Goal::Subscribe | Goal::Remove | Goal::Teardown, Err(reason)) => Decision::Skip { reason },
+    }
+}
+
+/// `decision` for `group` once the destination is known: a group that holds the destination's own
+/// logs (a same-account Lambda function's, a Firehose stream's error logs) is never subscribed,
+/// since every event it ships would make more events to ship (AWS's "log recursion"), and a sweep
+/// takes ours off it.
+pub fn against_destination(
+    decision: Decision,
+    group: &LogGroup,
+    destination: &DestinationArn,
+    rules: &Rules,
+) -> Decision {
+    let same_account = group
+        .account
+        .as_ref()
+        .is_none_or(|account| account == destination.account());
+    let feeds_back = same_account
+        && destination
+            .own_log_groups()
+            .iter()
+            .any(|own| own == group.name.as_str());
+    if !feeds_back || decision != Decision::Subscribe {
+        return decision;
+    }
+    let reason = format!(
+        "it holds the logs of the destination {destination} itself: subscribing it would ship every \
+         event it ships again"
+    );
+    match rules.goal {
+        Goal::Converge | Goal::Retag => Decision::Unsubscribe {
+            unselected: Some(reason),
+        },
+        Goal::Subscribe | Goal::Remove | Goal::Teardown => Decision::Skip { reason },
     }
 }
 
@@ -604,5 +639,89 @@ mod tests {
             let case = format!("{decision:?} {mode:?} {written:?}");
             assert_eq!(settle(&decision, &rules, written), expected, "{case}");
         }
+    }
+
+    #[test]
+    fn a_destinations_own_log_groups_are_never_subscribed() {
+        let selection = Selection::new(&[], &[]).expect("valid");
+        let lambda =
+            DestinationArn::parse("arn:aws:lambda:us-east-1:111111111111:function:shipper:live")
+                .expect("valid");
+        let firehose =
+            DestinationArn::parse("arn:aws:firehose:us-east-1:111111111111:deliverystream/to-siem")
+                .expect("valid");
+        let central = crate::fixtures::destination();
+        let in_account = |name: &str, account: &str| LogGroup {
+            account: Some(crate::names::AccountId::parse(account).expect("valid")),
+            ..group(name, None)
+        };
+        let ours = "111111111111";
+        let rows = [
+            // (group, destination, goal, loops)
+            (
+                in_account("/aws/lambda/shipper", ours),
+                &lambda,
+                Subscribe,
+                true,
+            ),
+            (
+                in_account("/aws/lambda/shipper", ours),
+                &lambda,
+                Converge,
+                true,
+            ),
+            (
+                in_account("/aws/kinesisfirehose/to-siem", ours),
+                &firehose,
+                Subscribe,
+                true,
+            ),
+            (
+                in_account("/aws/lambda/shipper-two", ours),
+                &lambda,
+                Subscribe,
+                false,
+            ),
+            (
+                in_account("/aws/lambda/shipper", "222222222222"),
+                &lambda,
+                Subscribe,
+                false,
+            ),
+            (
+                in_account("/aws/lambda/shipper", ours),
+                &central,
+                Subscribe,
+                false,
+            ),
+        ];
+        for (group, destination, goal, loops) in rows {
+            let rules = rules(&selection, goal, None);
+            let got = against_destination(Decision::Subscribe, &group, destination, &rules);
+            let expected = match (loops, goal) {
+                (false, _) => Decision::Subscribe,
+                (true, Converge) => Decision::Unsubscribe {
+                    unselected: Some(format!(
+                        "it holds the logs of the destination {destination} itself: subscribing it \
+                         would ship every event it ships again"
+                    )),
+                },
+                (true, _) => Decision::Skip {
+                    reason: format!(
+                        "it holds the logs of the destination {destination} itself: subscribing it \
+                         would ship every event it ships again"
+                    ),
+                },
+            };
+            assert_eq!(got, expected, "{} {goal:?}", group.name);
+        }
+        // Only a subscription is turned away: a removal stays a removal.
+        let removal = Decision::Unsubscribe { unselected: None };
+        let rules = rules(&selection, Teardown, None);
+        let own = in_account("/aws/lambda/shipper", ours);
+        assert_eq!(
+            against_destination(removal.clone(), &own, &lambda, &rules),
+            removal
+        );
     }
 }

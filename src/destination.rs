@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use thiserror::Error;
 
 use crate::aws::{ApiError, Aws};
-use crate::names::DestinationArn;
+use crate::names::{DestinationArn, DestinationKind};
 use crate::settings::DestinationSource;
 
 /// How long a destination read from SSM is trusted before it is read again.
@@ -42,6 +42,11 @@ pub enum DestinationError {
     },
     #[error("reading SSM parameter {name}: {error}")]
     Read { name: String, error: ApiError },
+    #[error(
+        "the destination {arn} is this function itself: every log event would invoke it, and its own \
+         logs would be shipped to it again. Store the central destination's ARN in the parameter"
+    )]
+    IsTheFunction { arn: String },
 }
 
 /// The destination, from its source, cached for [`CACHE_TTL`] when it comes from SSM (the
@@ -50,6 +55,9 @@ pub enum DestinationError {
 pub struct DestinationCache {
     source: DestinationSource,
     ttl: Duration,
+    /// The function's own name, when a function uses the cache: a destination that is the function
+    /// itself is a configuration error.
+    own_function: Option<String>,
     cached: Mutex<Option<(Instant, DestinationArn)>>,
 }
 
@@ -58,8 +66,15 @@ impl DestinationCache {
         Self {
             source,
             ttl,
+            own_function: None,
             cached: Mutex::new(None),
         }
+    }
+
+    /// The same cache, refusing the function named `name` as a destination.
+    pub fn not_the_function(mut self, name: &str) -> Self {
+        self.own_function = Some(name.to_owned()).filter(|n| !n.is_empty());
+        self
     }
 
     /// A destination already read and checked: every [`DestinationCache::get`] answers it at no cost.
@@ -96,7 +111,14 @@ impl DestinationCache {
                 arn
             }
         };
-        in_region(arn, region)
+        let arn = in_region(arn, region)?;
+        if arn.kind() == DestinationKind::Lambda && self.own_function.as_deref() == Some(arn.name())
+        {
+            return Err(DestinationError::IsTheFunction {
+                arn: arn.to_string(),
+            });
+        }
+        Ok(arn)
     }
 
     fn fresh(&self) -> Option<DestinationArn> {
@@ -259,5 +281,26 @@ mod tests {
             matches!(&error, DestinationError::Read { error, .. } if error.is_transient()),
             "{error}"
         );
+    }
+
+    #[tokio::test]
+    async fn the_function_itself_is_no_destination() {
+        let own = "arn:aws:lambda:us-east-1:111111111111:function:auto-subscribe";
+        let aws = FakeAws::default().with_parameter(PARAMETER, own);
+        let cache =
+            DestinationCache::new(parameter(), CACHE_TTL).not_the_function("auto-subscribe");
+        let error = cache.get(&aws, "us-east-1").await.expect_err("itself");
+        assert!(
+            matches!(error, DestinationError::IsTheFunction { .. }),
+            "{error}"
+        );
+        // Another function of the account is a destination like any other.
+        let aws = FakeAws::default().with_parameter(
+            PARAMETER,
+            "arn:aws:lambda:us-east-1:111111111111:function:shipper",
+        );
+        let cache =
+            DestinationCache::new(parameter(), CACHE_TTL).not_the_function("auto-subscribe");
+        assert!(cache.get(&aws, "us-east-1").await.is_ok());
     }
 }

@@ -142,6 +142,8 @@ pub enum DestinationKind {
 pub struct DestinationArn {
     arn: String,
     kind: DestinationKind,
+    /// The destination's, stream's or function's name (a function's without its qualifier).
+    name: String,
     region: String,
     account: AccountId,
 }
@@ -150,17 +152,20 @@ impl DestinationArn {
     pub fn parse(text: &str) -> Result<Self, InvalidName> {
         let text = text.trim();
         let arn = Arn::parse(text)?;
-        let kind = match (arn.service.as_str(), arn.resource.split_once([':', '/'])) {
+        let (kind, name) = match (arn.service.as_str(), arn.resource.split_once([':', '/'])) {
             ("logs", Some(("destination", name))) if !name.is_empty() => {
-                DestinationKind::LogsDestination
+                (DestinationKind::LogsDestination, name)
             }
             ("kinesis", Some(("stream", name))) if !name.is_empty() => {
-                DestinationKind::KinesisStream
+                (DestinationKind::KinesisStream, name)
             }
             ("firehose", Some(("deliverystream", name))) if !name.is_empty() => {
-                DestinationKind::Firehose
+                (DestinationKind::Firehose, name)
             }
-            ("lambda", Some(("function", name))) if !name.is_empty() => DestinationKind::Lambda,
+            ("lambda", Some(("function", name))) if !name.is_empty() => (
+                DestinationKind::Lambda,
+                name.split(':').next().unwrap_or(name),
+            ),
             _ => {
                 return Err(InvalidName(format!(
                     "{text:?} is not the ARN of a CloudWatch Logs destination \
@@ -176,6 +181,7 @@ impl DestinationArn {
         Ok(Self {
             arn: text.to_owned(),
             kind,
+            name: name.to_owned(),
             region: arn.region,
             account,
         })
@@ -187,6 +193,21 @@ impl DestinationArn {
 
     pub fn kind(&self) -> DestinationKind {
         self.kind
+    }
+
+    /// The destination's, stream's or function's name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The log groups a same-account delivery writes its own logs to: a Lambda function's, and a
+    /// Firehose stream's error logs. Subscribing one would ship every event it ships again.
+    pub fn own_log_groups(&self) -> Vec<String> {
+        match self.kind {
+            DestinationKind::Lambda => vec![format!("/aws/lambda/{}", self.name)],
+            DestinationKind::Firehose => vec![format!("/aws/kinesisfirehose/{}", self.name)],
+            DestinationKind::LogsDestination | DestinationKind::KinesisStream => Vec::new(),
+        }
     }
 
     pub fn region(&self) -> &str {

@@ -5,7 +5,7 @@
 //! every sweep reconcile a group here.
 
 use crate::aws::{ApiError, Aws};
-use crate::decision::{Decision, Rules, Written, decide, settle};
+use crate::decision::{Decision, Rules, Written, against_destination, decide, settle};
 use crate::destination::{DestinationCache, DestinationError};
 use crate::filter::{DesiredFilter, SubscriptionFilter};
 use crate::group::{KnownTags, LogGroup, Tags};
@@ -64,6 +64,10 @@ impl Reconciler<'_> {
             },
             Decision::Subscribe | Decision::Unsubscribe { .. } => {
                 let destination = self.destination.get(aws, self.region).await?;
+                let decision = against_destination(decision, group, &destination, self.rules);
+                if let Decision::Skip { reason } = decision {
+                    return Ok(Outcome::Skipped { reason });
+                }
                 let desired = self.rules.filter.to(destination);
                 let writer = Writer {
                     desired: &desired,
@@ -807,5 +811,52 @@ mod tests {
         ));
         assert!(aws.filter_names(GROUP).is_empty());
         assert_eq!(aws.count("list-tags"), 2);
+    }
+
+    #[tokio::test]
+    async fn a_same_account_destinations_own_logs_are_never_shipped_to_it() {
+        let shipper = crate::names::DestinationArn::parse(
+            "arn:aws:lambda:us-east-1:111111111111:function:shipper",
+        )
+        .expect("valid");
+        let own_logs = "/aws/lambda/shipper";
+        let aws = FakeAws::with_group(own_logs, vec![], 2);
+        let to_shipper = DestinationCache::fixed(shipper.clone());
+        let group = LogGroup {
+            account: Some(AccountId::parse("111111111111").expect("valid")),
+            ..LogGroup::named(LogGroupName::parse(own_logs).expect("valid"))
+        };
+        let reconcile = |goal| {
+            let rules = rules(Replace, goal);
+            let (aws, group, to_shipper) = (&aws, &group, &to_shipper);
+            async move {
+                Reconciler {
+                    rules: &rules,
+                    destination: to_shipper,
+                    region: "us-east-1",
+                }
+                .reconcile(aws, group)
+                .await
+                .expect("usable")
+            }
+        };
+        let outcome = reconcile(Goal::Subscribe).await;
+        assert!(
+            matches!(&outcome, Outcome::Skipped { reason } if reason.contains("ship every event it ships again")),
+            "{outcome:?}"
+        );
+        assert!(aws.calls().is_empty(), "no describe, no write");
+        // A filter of ours already there (from before the rule) comes off in a sweep.
+        let ours = crate::filter::DesiredFilter {
+            destination: shipper,
+            ..desired()
+        }
+        .to_filter();
+        aws.add_group(own_logs, vec![ours]);
+        assert!(matches!(
+            reconcile(Goal::Converge).await,
+            Outcome::Unsubscribed { .. }
+        ));
+        assert!(aws.filter_names(own_logs).is_empty());
     }
 }

@@ -157,6 +157,8 @@ impl<A: Aws + 'static> Function<A> {
     /// What the environment says of the deployment: the stack the function belongs to, its
     /// role's name, the SDK's endpoints.
     pub fn deployed(mut self, env: Environment) -> Self {
+        self.destination = DestinationCache::new(self.settings.destination.clone(), CACHE_TTL)
+            .not_the_function(&env.function_name);
         self.env = env;
         self
     }

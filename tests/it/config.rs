@@ -24,6 +24,10 @@ async fn broken_configuration_is_an_error_and_leaves_the_group_alone() {
     sender.put_filter(group, "shipper", &foreign).await;
 
     let other_region = central.destination_arn.replace("us-east-1", "eu-west-1");
+    let itself = format!(
+        "arn:aws:lambda:us-east-1:{}:function:auto-subscribe",
+        sender.id
+    );
     let cases: Vec<(&str, Option<&str>, Vec<&str>)> = vec![
         (
             "parameter missing",
@@ -42,6 +46,11 @@ async fn broken_configuration_is_an_error_and_leaves_the_group_alone() {
             "log group ARN",
             Some("arn:aws:logs:us-east-1:999999999999:log-group:x"),
             vec!["not the ARN of a CloudWatch Logs destination"],
+        ),
+        (
+            "the function itself",
+            Some(itself.as_str()),
+            vec!["is this function itself"],
         ),
         (
             "other region",
