@@ -24,9 +24,9 @@ test: setup template-setup
 ## sweep beside a full sweep on 10,000 groups (about 40 minutes: the full sweep's floor is
 ## 2,000 s), and a sweep with and without tag rules on 500 groups.
 bench: setup
-	cargo build --release --bins
+	cargo build --release --bins --example minimal_runtime
 	cargo build --example bench
-	AUTO_SUBSCRIBE_BIN=target/release/auto-subscribe target/debug/examples/bench
+	AUTO_SUBSCRIBE_BIN=target/release/auto-subscribe MINIMAL_BIN=target/release/examples/minimal_runtime target/debug/examples/bench
 	$(PYTHON) bench/backfill_bench.py 1000
 	$(PYTHON) bench/tag_sweep_bench.py 500
 	$(PYTHON) bench/recent_sweep_bench.py 10000 20

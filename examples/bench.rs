@@ -1,8 +1,10 @@
 //! `make bench`: the function's figures, measured against the local AWS in one run.
 //!
 //! - the stripped release binary's size;
-//! - cold start: process start to its first Runtime API poll (clients built, settings checked);
-//!   with `BASELINE_BIN` set to another build, both are started in turn, side by side;
+//! - cold start: process start to its first Runtime API poll (clients built, settings checked),
+//!   side by side in one run with the system's trust store (`TRUST_STORE=system`) and with a
+//!   minimal `lambda_runtime` function (`MINIMAL_BIN`, which `make bench` builds); with
+//!   `BASELINE_BIN` set to another build of ours, that one is interleaved too;
 //! - peak RSS after handling every event;
 //! - AWS API calls per new log group;
 //! - time per event, from handing the event out to receiving the answer, its two calls to the local
@@ -35,14 +37,35 @@ async fn main() {
         .put_parameter("/central-logging/destination-arn", &central.destination_arn)
         .await;
 
-    // Cold start: process start to first poll; the baseline's starts interleaved with ours.
+    // Cold start: process start to first poll; every variant's starts interleaved with ours.
     let baseline = std::env::var_os("BASELINE_BIN").map(std::path::PathBuf::from);
+    let minimal = std::env::var_os("MINIMAL_BIN").map(std::path::PathBuf::from);
     let (mut cold, mut baseline_cold) = (Vec::new(), Vec::new());
+    let (mut system_cold, mut minimal_cold) = (Vec::new(), Vec::new());
     for _ in 0..COLD_STARTS {
-        cold.push(cold_start(&binary, &sender));
-        if let Some(baseline) = &baseline {
-            baseline_cold.push(cold_start(baseline, &sender));
+        cold.push(cold_start(&binary, &sender, &[]));
+        system_cold.push(cold_start(&binary, &sender, &[("TRUST_STORE", "system")]));
+        if let Some(minimal) = &minimal {
+            minimal_cold.push(cold_start(minimal, &sender, &[]));
         }
+        if let Some(baseline) = &baseline {
+            baseline_cold.push(cold_start(baseline, &sender, &[]));
+        }
+    }
+    let our_median = median(&mut cold.clone());
+    let system_median = median(&mut system_cold);
+    println!(
+        "cold start with the system's trust store: median {:.2} ms ({:.2}x of the compiled-in Amazon roots)",
+        ms(system_median),
+        ms(system_median) / ms(our_median)
+    );
+    if !minimal_cold.is_empty() {
+        let minimal_median = median(&mut minimal_cold);
+        println!(
+            "cold start of a minimal lambda_runtime function: median {:.2} ms; ours is {:.2}x of it",
+            ms(minimal_median),
+            ms(our_median) / ms(minimal_median)
+        );
     }
 
     // Events: one new group each.
@@ -107,8 +130,8 @@ async fn main() {
 }
 
 /// Starts `binary` as the function and returns the time from its start to its first poll.
-fn cold_start(binary: &std::path::Path, sender: &Account) -> Duration {
-    let function = FunctionProcess::start_binary(binary, sender, &[]);
+fn cold_start(binary: &std::path::Path, sender: &Account, settings: &[(&str, &str)]) -> Duration {
+    let function = FunctionProcess::start_binary(binary, sender, settings);
     let deadline = Instant::now() + Duration::from_secs(10);
     let polled = loop {
         if let Some(at) = *function.runtime.first_poll.lock().expect("not poisoned") {

@@ -11,7 +11,9 @@
 //! - `AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`: required; `AWS_SESSION_TOKEN` when set;
 //! - `AWS_ENDPOINT_URL_<SERVICE>` (`CLOUDWATCH_LOGS`, `SSM`, `LAMBDA`, `CLOUDFORMATION`), else
 //!   `AWS_ENDPOINT_URL`, unless `AWS_IGNORE_CONFIGURED_ENDPOINT_URLS` is true;
-//! - `AWS_USE_FIPS_ENDPOINT`, `AWS_USE_DUALSTACK_ENDPOINT`.
+//! - `AWS_USE_FIPS_ENDPOINT`, `AWS_USE_DUALSTACK_ENDPOINT`;
+//! - and the function's own `TRUST_STORE`: `amazon` (the default: the roots of Amazon Trust
+//!   Services, compiled in, so no certificate is read from the system at cold start) or `system`.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -38,6 +40,19 @@ pub enum LambdaEnvError {
     Missing(&'static str),
     #[error("{name} must be true or false, not {value:?}")]
     NotABool { name: &'static str, value: String },
+    #[error("TRUST_STORE: {0}")]
+    TrustStore(String),
+}
+
+/// The roots the function's HTTPS clients trust (`TRUST_STORE`).
+pub fn trust_anchors(
+    var: impl Fn(&str) -> Option<String>,
+) -> Result<super::sdk::TrustAnchors, LambdaEnvError> {
+    var("TRUST_STORE")
+        .filter(|v| !v.trim().is_empty())
+        .map_or(Ok(super::sdk::TrustAnchors::Amazon), |v| {
+            v.parse().map_err(LambdaEnvError::TrustStore)
+        })
 }
 
 /// The connect timeout `aws-config`'s defaults set; requests have no overall timeout, as there.
@@ -77,7 +92,7 @@ pub fn config_from_env(var: impl Fn(&str) -> Option<String>) -> Result<SdkConfig
         .behavior_version(BehaviorVersion::latest())
         .region(Region::new(region))
         .credentials_provider(SharedCredentialsProvider::new(credentials))
-        .http_client(super::sdk::https_client())
+        .http_client(super::sdk::https_client_trusting(trust_anchors(var)?))
         .sleep_impl(TokioSleep::new())
         .time_source(SystemTimeSource::new())
         .timeout_config(
@@ -193,6 +208,27 @@ mod tests {
         pairs.push(("AWS_DEFAULT_REGION", "us-east-2"));
         let config = config_from_env(env(&pairs)).expect("AWS_DEFAULT_REGION is enough");
         assert_eq!(config.region().map(|r| r.as_ref()), Some("us-east-2"));
+    }
+
+    #[test]
+    fn the_trust_store_is_amazons_unless_the_system_one_is_asked_for() {
+        use crate::aws::sdk::TrustAnchors;
+        assert_eq!(trust_anchors(env(&LAMBDA)), Ok(TrustAnchors::Amazon));
+        assert_eq!(
+            trust_anchors(env(&[("TRUST_STORE", "system")])),
+            Ok(TrustAnchors::System)
+        );
+        assert_eq!(
+            trust_anchors(env(&[("TRUST_STORE", " ")])),
+            Ok(TrustAnchors::Amazon)
+        );
+        let mut pairs = LAMBDA.to_vec();
+        pairs.push(("TRUST_STORE", "mozilla"));
+        let error = config_from_env(env(&pairs)).expect_err("not a trust store");
+        assert!(
+            error.to_string().starts_with("TRUST_STORE: \"mozilla\""),
+            "{error}"
+        );
     }
 
     #[test]

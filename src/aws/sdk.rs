@@ -41,13 +41,15 @@ pub struct CallStats {
     pub retries: AtomicU64,
 }
 
-/// CloudWatch Logs and SSM through the AWS SDK, with our retries.
+/// CloudWatch Logs and SSM through the AWS SDK, with our retries; Lambda (a sweep's hand-on) and
+/// CloudFormation (the stack's status) built at their first use, since most invocations need
+/// neither and a client costs its share of the cold start.
 #[derive(Debug, Clone)]
 pub struct SdkAws {
     logs: aws_sdk_cloudwatchlogs::Client,
     ssm: aws_sdk_ssm::Client,
-    lambda: aws_sdk_lambda::Client,
-    cloudformation: aws_sdk_cloudformation::Client,
+    lambda: Arc<Later<aws_sdk_lambda::Client>>,
+    cloudformation: Arc<Later<aws_sdk_cloudformation::Client>>,
     retry: RetryPolicy,
     stats: Arc<CallStats>,
     pacing: Option<Arc<Pacing>>,
@@ -56,10 +58,37 @@ pub struct SdkAws {
 
 type HttpsClient = Client<hyper_rustls::HttpsConnector<HttpConnector>, Full<Bytes>>;
 
+/// A client built from its configuration at its first use, or given ready (tests' mocks).
+#[derive(Debug)]
+enum Later<C> {
+    Ready(C),
+    From(Box<SdkConfig>, OnceLock<C>),
+}
+
+impl<C> Later<C> {
+    fn ready(client: C) -> Self {
+        Self::Ready(client)
+    }
+
+    fn from(config: &SdkConfig) -> Self {
+        Self::From(Box::new(config.clone()), OnceLock::new())
+    }
+
+    fn get(&self, build: impl FnOnce(&SdkConfig) -> C) -> &C {
+        match self {
+            Self::Ready(client) => client,
+            Self::From(config, client) => client.get_or_init(|| build(config)),
+        }
+    }
+}
+
 /// The HTTPS client CloudFormation's answers go out on: built at the first answer (most
-/// invocations never send one, and its root certificates cost time to load), then kept.
+/// invocations never send one), then kept, trusting the same roots as the SDK's clients.
 #[derive(Default)]
-struct AnswerClient(OnceLock<Result<HttpsClient, String>>);
+struct AnswerClient {
+    anchors: TrustAnchors,
+    client: OnceLock<Result<HttpsClient, String>>,
+}
 
 impl std::fmt::Debug for AnswerClient {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -69,19 +98,40 @@ impl std::fmt::Debug for AnswerClient {
 
 impl AnswerClient {
     fn get(&self) -> Result<&HttpsClient, ApiError> {
-        self.0
+        self.client
             .get_or_init(|| {
-                let connector = hyper_rustls::HttpsConnectorBuilder::new()
-                    .with_provider_and_native_roots(rustls::crypto::ring::default_provider())
-                    .map_err(|e| format!("loading the system's root certificates: {e}"))?
-                    .https_or_http()
-                    .enable_http1()
-                    .build();
+                let builder = hyper_rustls::HttpsConnectorBuilder::new();
+                let builder = match self.anchors {
+                    TrustAnchors::System => builder
+                        .with_provider_and_native_roots(rustls::crypto::ring::default_provider())
+                        .map_err(|e| format!("loading the system's root certificates: {e}"))?,
+                    TrustAnchors::Amazon => builder.with_tls_config(amazon_tls_config()?),
+                };
+                let connector = builder.https_or_http().enable_http1().build();
                 Ok(Client::builder(TokioExecutor::new()).build(connector))
             })
             .as_ref()
             .map_err(|e| ApiError::Other(e.clone()))
     }
+}
+
+/// A TLS client configuration on ring trusting only [`AMAZON_ROOTS`].
+fn amazon_tls_config() -> Result<rustls::ClientConfig, String> {
+    use rustls::pki_types::CertificateDer;
+    use rustls::pki_types::pem::PemObject;
+    let mut roots = rustls::RootCertStore::empty();
+    for cert in CertificateDer::pem_slice_iter(AMAZON_ROOTS) {
+        let cert = cert.map_err(|e| format!("the compiled-in Amazon roots: {e}"))?;
+        roots
+            .add(cert)
+            .map_err(|e| format!("the compiled-in Amazon roots: {e}"))?;
+    }
+    rustls::ClientConfig::builder_with_provider(std::sync::Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .map_err(|e| e.to_string())
+    .map(|builder| builder.with_root_certificates(roots).with_no_client_auth())
 }
 
 /// Loads the SDK configuration the standard way (region, credentials, `AWS_ENDPOINT_URL`,
@@ -99,23 +149,74 @@ pub async fn load_config(region: Option<&str>, profile: Option<&str>) -> SdkConf
     loader.load().await
 }
 
-/// The SDK's HTTPS client, with rustls on ring.
+/// The roots of Amazon Trust Services (Amazon Root CA 1 to 4, Starfield Services Root G2), which
+/// every AWS endpoint's certificate chains to, S3's pre-signed response URLs included.
+const AMAZON_ROOTS: &[u8] = include_bytes!("../../certs/amazon-trust-services.pem");
+
+/// Which root certificates the HTTPS clients trust.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum TrustAnchors {
+    /// The five roots AWS endpoints chain to, compiled in: nothing read or parsed from the system
+    /// at cold start (the function's default).
+    #[default]
+    Amazon,
+    /// The system's root store (`/etc/ssl/certs`), read at start: for a TLS-inspecting proxy with
+    /// a root of its own, say (`backfill`'s, and the function's with `TRUST_STORE=system`).
+    System,
+}
+
+impl std::str::FromStr for TrustAnchors {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s.trim() {
+            "amazon" => Ok(Self::Amazon),
+            "system" => Ok(Self::System),
+            other => Err(format!("{other:?} is not amazon or system")),
+        }
+    }
+}
+
+/// The SDK's HTTPS client, with rustls on ring, trusting the system's root store.
 pub fn https_client() -> aws_smithy_runtime_api::client::http::SharedHttpClient {
+    https_client_trusting(TrustAnchors::System)
+}
+
+/// The SDK's HTTPS client, with rustls on ring, trusting `anchors`.
+pub fn https_client_trusting(
+    anchors: TrustAnchors,
+) -> aws_smithy_runtime_api::client::http::SharedHttpClient {
     use aws_smithy_http_client::tls;
-    aws_smithy_http_client::Builder::new()
-        .tls_provider(tls::Provider::Rustls(
-            tls::rustls_provider::CryptoMode::Ring,
-        ))
-        .build_https()
+    let builder = aws_smithy_http_client::Builder::new().tls_provider(tls::Provider::Rustls(
+        tls::rustls_provider::CryptoMode::Ring,
+    ));
+    match anchors {
+        TrustAnchors::System => builder.build_https(),
+        TrustAnchors::Amazon => {
+            let roots = tls::TrustStore::empty().with_pem_certificate(AMAZON_ROOTS);
+            match tls::TlsContext::builder().with_trust_store(roots).build() {
+                Ok(context) => builder.tls_context(context).build_https(),
+                // Building a context from a trust store cannot fail today; if it did, the
+                // system's store still lets the function work.
+                Err(_) => https_client_trusting(TrustAnchors::System),
+            }
+        }
+    }
 }
 
 impl SdkAws {
+    /// The clients of `config`, each built once with the SDK's retries off (ours retry instead).
     pub fn new(config: &SdkConfig, retry: RetryPolicy) -> Self {
-        Self::from_clients(
-            aws_sdk_cloudwatchlogs::Client::new(config),
-            aws_sdk_ssm::Client::new(config),
-            aws_sdk_lambda::Client::new(config),
-            aws_sdk_cloudformation::Client::new(config),
+        let logs = aws_sdk_cloudwatchlogs::config::Builder::from(config)
+            .retry_config(RetryConfig::disabled())
+            .build();
+        let ssm = aws_sdk_ssm::config::Builder::from(config)
+            .retry_config(RetryConfig::disabled())
+            .build();
+        Self::assembled(
+            aws_sdk_cloudwatchlogs::Client::from_conf(logs),
+            aws_sdk_ssm::Client::from_conf(ssm),
+            Later::from(config),
+            Later::from(config),
             retry,
         )
     }
@@ -154,22 +255,71 @@ impl SdkAws {
                 .retry_config(RetryConfig::disabled())
                 .build(),
         );
+        Self::assembled(
+            logs,
+            ssm,
+            Later::ready(lambda),
+            Later::ready(cloudformation),
+            retry,
+        )
+    }
+
+    fn assembled(
+        logs: aws_sdk_cloudwatchlogs::Client,
+        ssm: aws_sdk_ssm::Client,
+        lambda: Later<aws_sdk_lambda::Client>,
+        cloudformation: Later<aws_sdk_cloudformation::Client>,
+        retry: RetryPolicy,
+    ) -> Self {
         Self {
             logs,
             ssm,
-            lambda,
-            cloudformation,
+            lambda: Arc::new(lambda),
+            cloudformation: Arc::new(cloudformation),
             retry,
             stats: Arc::default(),
             pacing: None,
-            answers: Arc::default(),
+            answers: Arc::new(AnswerClient {
+                anchors: TrustAnchors::System,
+                client: OnceLock::new(),
+            }),
         }
+    }
+
+    /// CloudFormation's answers trust `anchors` (the SDK's clients trust what their configuration's
+    /// HTTP client does).
+    pub fn trusting(mut self, anchors: TrustAnchors) -> Self {
+        self.answers = Arc::new(AnswerClient {
+            anchors,
+            client: OnceLock::new(),
+        });
+        self
     }
 
     /// Paces every request (retries included) with per-API token buckets.
     pub fn with_pacing(mut self, pacing: Pacing) -> Self {
         self.pacing = Some(Arc::new(pacing));
         self
+    }
+
+    fn lambda(&self) -> &aws_sdk_lambda::Client {
+        self.lambda.get(|config| {
+            aws_sdk_lambda::Client::from_conf(
+                aws_sdk_lambda::config::Builder::from(config)
+                    .retry_config(RetryConfig::disabled())
+                    .build(),
+            )
+        })
+    }
+
+    fn cloudformation(&self) -> &aws_sdk_cloudformation::Client {
+        self.cloudformation.get(|config| {
+            aws_sdk_cloudformation::Client::from_conf(
+                aws_sdk_cloudformation::config::Builder::from(config)
+                    .retry_config(RetryConfig::disabled())
+                    .build(),
+            )
+        })
     }
 
     pub fn stats(&self) -> &CallStats {
@@ -410,7 +560,7 @@ impl Aws for SdkAws {
     ) -> Result<(), ApiError> {
         let payload = aws_smithy_types::Blob::new(payload.to_string());
         self.retrying(None, || {
-            self.lambda
+            self.lambda()
                 .invoke()
                 .function_name(function_arn)
                 .invocation_type(aws_sdk_lambda::types::InvocationType::Event)
@@ -424,7 +574,7 @@ impl Aws for SdkAws {
     async fn stack_status(&self, stack_id: &str) -> Result<String, ApiError> {
         let answer = self
             .retrying(None, || {
-                self.cloudformation
+                self.cloudformation()
                     .describe_stacks()
                     .stack_name(stack_id)
                     .send()
@@ -516,5 +666,32 @@ where
         },
         _ if code.is_empty() => Class::Final(ApiError::Other(detail)),
         _ => Class::Final(ApiError::Other(format!("{code}: {message}"))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_compiled_in_roots_are_amazon_trust_services_five() {
+        use rustls::pki_types::CertificateDer;
+        use rustls::pki_types::pem::PemObject;
+        let roots: Vec<_> = CertificateDer::pem_slice_iter(AMAZON_ROOTS)
+            .collect::<Result<_, _>>()
+            .expect("valid PEM");
+        assert_eq!(roots.len(), 5);
+        assert!(
+            amazon_tls_config().is_ok(),
+            "a TLS configuration trusting them"
+        );
+        let text = String::from_utf8_lossy(AMAZON_ROOTS);
+        for name in [
+            "Amazon_Root_CA_1",
+            "Amazon_Root_CA_4",
+            "Starfield_Services_Root",
+        ] {
+            assert!(text.contains(name), "{name}");
+        }
     }
 }

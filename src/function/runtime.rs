@@ -7,7 +7,7 @@ use tracing_subscriber::filter::{LevelFilter, Targets};
 use tracing_subscriber::prelude::*;
 
 use super::Function;
-use crate::aws::lambda_env::config_from_env;
+use crate::aws::lambda_env::{config_from_env, trust_anchors};
 use crate::aws::pacing::{FILTER_API_QUOTA, Pacing};
 use crate::aws::retry::RetryPolicy;
 use crate::aws::sdk::SdkAws;
@@ -128,8 +128,10 @@ pub async fn start(
     };
     // The stack reserves one concurrent execution, so these buckets pace the function account-wide:
     // a burst of new log groups queues up instead of tripping CloudWatch Logs' 5 requests/s quotas.
-    let aws =
-        SdkAws::new(&config, RetryPolicy::FUNCTION).with_pacing(Pacing::new(FILTER_API_QUOTA));
+    let anchors = trust_anchors(&lookup).unwrap_or_default();
+    let aws = SdkAws::new(&config, RetryPolicy::FUNCTION)
+        .with_pacing(Pacing::new(FILTER_API_QUOTA))
+        .trusting(anchors);
     Ok(Function::new(aws, settings).deployed(Environment::read(lookup)))
 }
 

@@ -241,14 +241,7 @@ async fn a_deleted_or_repointed_central_filter_is_repaired_and_the_functions_own
     let mut function = FunctionProcess::start(&sender, &[]);
 
     // Deleted by hand: back with one describe and one put.
-    sender
-        .logs
-        .delete_subscription_filter()
-        .log_group_name(group)
-        .filter_name("central-logging")
-        .send()
-        .await
-        .expect("delete by hand");
+    sender.delete_filter(group, "central-logging").await;
     let before = sender.calls()["calls"].clone();
     let answer = function.runtime.invoke(&filter_change(
         "DeleteSubscriptionFilter",
@@ -454,14 +447,7 @@ async fn a_hand_deletion_is_undone_every_time() {
     let editor = format!("arn:aws:sts::{}:assumed-role/Admin/mallory", sender.id);
     let mut function = FunctionProcess::start(&sender, &[("EXISTING_FILTERS", "make-room")]);
     for round in 0..6 {
-        sender
-            .logs
-            .delete_subscription_filter()
-            .log_group_name(group)
-            .filter_name("central-logging")
-            .send()
-            .await
-            .expect("delete by hand");
+        sender.delete_filter(group, "central-logging").await;
         let answer = function.runtime.invoke(&filter_change(
             "DeleteSubscriptionFilter",
             &sender,

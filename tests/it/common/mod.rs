@@ -191,6 +191,17 @@ impl Account {
             .expect("put a filter directly");
     }
 
+    /// Deletes the group's filter `name` directly, as someone would by hand.
+    pub(crate) async fn delete_filter(&self, group: &str, name: &str) {
+        self.logs
+            .delete_subscription_filter()
+            .log_group_name(group)
+            .filter_name(name)
+            .send()
+            .await
+            .expect("delete a filter directly");
+    }
+
     /// Re-puts filter `name` to `destination` as someone narrowing it by hand would: with field
     /// selection criteria, or applied to transformed events, or with system fields.
     pub(crate) async fn put_narrowed_filter(
