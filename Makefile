@@ -14,7 +14,8 @@ demo: setup
 test: setup template-setup
 	cargo fmt --all -- --check
 	cargo clippy --all-targets -- -D warnings
-	RUSTDOCFLAGS="-D warnings" cargo doc --no-deps --document-private-items
+	# With the examples, the docs resolve the dependencies' features as clippy did: nothing rebuilt.
+	RUSTDOCFLAGS="-D warnings" cargo doc --no-deps --document-private-items --examples
 	# The integration tests mostly wait (on pacing, deadlines, the local AWS): eight at a time.
 	cargo test --all-targets -- --test-threads=8
 	SAM_CLI_TELEMETRY=0 $(PYTHON) -m pytest -q tests/docs tests/template
