@@ -77,6 +77,8 @@ async fn main() {
     }
 
     println!("\nRunning the auto-subscribe binary (EXISTING_FILTERS=replace, the default)...\n");
+    // The stack the function belongs to, as CloudFormation would report it once deployed.
+    sender.set_stack_status("CREATE_COMPLETE");
     let mut function = FunctionProcess::start(&sender, &[]);
     let mut events = vec![(
         "events/create-log-group.json".to_owned(),
