@@ -83,6 +83,15 @@ impl CustomResourceRequest {
             != Some("false")
     }
 
+    /// Whether the stack asks for one execution environment reserved where the account can afford
+    /// it (its `ReservedConcurrency` parameter is `auto`, the default).
+    pub fn reserve_where_affordable(&self) -> bool {
+        self.resource_properties
+            .get("ReservedConcurrency")
+            .and_then(Value::as_str)
+            == Some("auto")
+    }
+
     /// How long CloudFormation waits for the answer: the resource's `ServiceTimeout` (seconds,
     /// 1 to 3600), or its default and maximum, an hour.
     pub fn service_timeout(&self) -> Duration {

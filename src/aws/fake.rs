@@ -43,6 +43,10 @@ pub enum Call {
         function: String,
         payload: Value,
     },
+    ReserveConcurrency {
+        function: String,
+        executions: i32,
+    },
     DescribeStacks {
         stack: String,
     },
@@ -62,7 +66,8 @@ pub enum Call {
 impl Call {
     /// The call's short name, as failures are injected ([`FakeAws::fail_nth`]) and sequences
     /// asserted: `describe`, `put NAME`, `delete NAME`, `get NAME`, `put-parameter NAME`,
-    /// `invoke`, `describe-stacks`, `list-tags`, `describe-log-groups`, `answer`.
+    /// `invoke`, `reserve-concurrency`, `describe-stacks`, `list-tags`, `describe-log-groups`,
+    /// `answer`.
     pub fn key(&self) -> String {
         match self {
             Self::Describe { .. } => "describe".into(),
@@ -71,6 +76,7 @@ impl Call {
             Self::GetParameter { name } => format!("get {name}"),
             Self::PutParameter { name } => format!("put-parameter {name}"),
             Self::Invoke { .. } => "invoke".into(),
+            Self::ReserveConcurrency { .. } => "reserve-concurrency".into(),
             Self::DescribeStacks { .. } => "describe-stacks".into(),
             Self::ListTags { .. } => "list-tags".into(),
             Self::DescribeLogGroups { .. } => "describe-log-groups".into(),
@@ -331,6 +337,17 @@ impl Aws for FakeAws {
         self.record(Call::Invoke {
             function: function_arn.into(),
             payload: payload.clone(),
+        })
+    }
+
+    async fn reserve_concurrency(
+        &self,
+        function_arn: &str,
+        executions: i32,
+    ) -> Result<(), ApiError> {
+        self.record(Call::ReserveConcurrency {
+            function: function_arn.into(),
+            executions,
         })
     }
 

@@ -99,6 +99,15 @@ pub trait Aws: Send + Sync {
         payload: &serde_json::Value,
     ) -> impl Future<Output = Result<(), ApiError>> + Send;
 
+    /// Reserves `executions` concurrent executions for a Lambda function (PutFunctionConcurrency):
+    /// `InvalidParameter` when the account cannot afford it (its unreserved concurrency would fall
+    /// below its minimum).
+    fn reserve_concurrency(
+        &self,
+        function_arn: &str,
+        executions: i32,
+    ) -> impl Future<Output = Result<(), ApiError>> + Send;
+
     /// The status of a CloudFormation stack (`DescribeStacks`), such as `DELETE_IN_PROGRESS`.
     fn stack_status(&self, stack_id: &str)
     -> impl Future<Output = Result<String, ApiError>> + Send;

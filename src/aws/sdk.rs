@@ -571,6 +571,22 @@ impl Aws for SdkAws {
         .map(|_| ())
     }
 
+    async fn reserve_concurrency(
+        &self,
+        function_arn: &str,
+        executions: i32,
+    ) -> Result<(), ApiError> {
+        self.retrying(None, || {
+            self.lambda()
+                .put_function_concurrency()
+                .function_name(function_arn)
+                .reserved_concurrent_executions(executions)
+                .send()
+        })
+        .await
+        .map(|_| ())
+    }
+
     async fn stack_status(&self, stack_id: &str) -> Result<String, ApiError> {
         let answer = self
             .retrying(None, || {
@@ -656,9 +672,10 @@ where
         "LimitExceededException" => Class::Final(ApiError::GroupFull(message)),
         "ResourceNotFoundException" => Class::Final(ApiError::NotFound(message)),
         "AccessDeniedException" | "AccessDenied" => Class::Final(ApiError::AccessDenied(message)),
-        "InvalidParameterException" | "ValidationException" | "InvalidOperationException" => {
-            Class::Final(ApiError::InvalidParameter(message))
-        }
+        "InvalidParameterException"
+        | "InvalidParameterValueException"
+        | "ValidationException"
+        | "InvalidOperationException" => Class::Final(ApiError::InvalidParameter(message)),
         "ParameterNotFound" => Class::Final(ApiError::ParameterNotFound(message)),
         _ if status.is_some_and(|s| s >= 500) => Class::Transient {
             throttled: false,

@@ -121,7 +121,11 @@ pub(crate) async fn handle<A: Aws + 'static>(
             .await;
             let answer = match started {
                 Ok(destination) => {
-                    let data = json!({ "DestinationArn": destination.as_str() });
+                    let reserved = reserve(sweeper, &stack.request).await;
+                    let data = json!({
+                        "DestinationArn": destination.as_str(),
+                        "ReservedConcurrency": reserved,
+                    });
                     answer(sweeper, &stack, Status::Success, "sweep started", data).await?
                 }
                 Err(e) => {
@@ -138,6 +142,37 @@ pub(crate) async fn handle<A: Aws + 'static>(
         RequestType::Delete => {
             let request = stack.removal();
             removal(sweeper, &request, &stack).await
+        }
+    }
+}
+
+/// With `ReservedConcurrency=auto` (the default), one execution environment for the function, so
+/// its pacing holds account-wide, where the account can afford it; none where Lambda refuses (a
+/// freshly vended account's quota leaves nothing to reserve), which never fails the stack. What
+/// it came to: `"1"`, `"none"`, or `"as the template says"` when the stack does not ask.
+async fn reserve<A: Aws + 'static>(
+    sweeper: &Sweeper<'_, A>,
+    request: &CustomResourceRequest,
+) -> &'static str {
+    if !request.reserve_where_affordable() {
+        return "as the template says";
+    }
+    match sweeper
+        .aws
+        .reserve_concurrency(sweeper.function.as_str(), 1)
+        .await
+    {
+        Ok(()) => {
+            info!("one execution environment reserved: the function's pacing holds account-wide");
+            "1"
+        }
+        Err(e) => {
+            warn!(
+                error = %e,
+                "no execution environment reserved: the account cannot afford one; bursts may run \
+                 several environments, each paced, and the sweeps catch what failed"
+            );
+            "none"
         }
     }
 }
@@ -350,7 +385,7 @@ fn cut_short(
 mod tests {
     use super::*;
     use crate::aws::ApiError;
-    use crate::aws::fake::FakeAws;
+    use crate::aws::fake::{Call, FakeAws};
     use crate::filter::SubscriptionFilter;
     use crate::fixtures::{DEST, desired, spec};
     use crate::names::{DestinationArn, FilterName};
@@ -540,6 +575,51 @@ mod tests {
             };
             assert_eq!(got, after, "{case}");
         }
+    }
+
+    #[tokio::test]
+    async fn create_reserves_one_environment_where_the_account_can_afford_it() {
+        let mut auto = stack("Create", true);
+        auto.request.resource_properties["ReservedConcurrency"] = "auto".into();
+        // Affordable: reserved for the function itself, and said in the answer.
+        let deployed = account("CREATE_IN_PROGRESS");
+        handle(&deployed.sweeper(LATER), auto.clone())
+            .await
+            .expect("answered");
+        assert!(deployed.aws.calls().contains(&Call::ReserveConcurrency {
+            function: "arn:aws:lambda:us-east-1:111111111111:function:auto-subscribe".into(),
+            executions: 1,
+        }));
+        let [answer] = deployed.aws.answers().try_into().expect("answered once");
+        assert_eq!(
+            (&answer["Status"], &answer["Data"]["ReservedConcurrency"]),
+            (&json!("SUCCESS"), &json!("1"))
+        );
+        // Refused by Lambda (a freshly vended account): the stack still deploys, with none.
+        let deployed = account("CREATE_IN_PROGRESS");
+        deployed.aws.fail_nth(
+            "reserve-concurrency",
+            1,
+            ApiError::InvalidParameter(
+                "Specified ReservedConcurrentExecutions for function decreases account's \
+                 UnreservedConcurrentExecution below its minimum value of [10]."
+                    .into(),
+            ),
+        );
+        handle(&deployed.sweeper(LATER), auto)
+            .await
+            .expect("answered");
+        let [answer] = deployed.aws.answers().try_into().expect("answered once");
+        assert_eq!(
+            (&answer["Status"], &answer["Data"]["ReservedConcurrency"]),
+            (&json!("SUCCESS"), &json!("none"))
+        );
+        // A stack that does not ask (ReservedConcurrency 1 or 0 in its template): no call.
+        let deployed = account("CREATE_IN_PROGRESS");
+        handle(&deployed.sweeper(LATER), stack("Create", true))
+            .await
+            .expect("answered");
+        assert_eq!(deployed.aws.count("reserve-concurrency"), 0);
     }
 
     #[tokio::test]

@@ -7,7 +7,9 @@ use serde_json::{Value, json};
 
 use crate::common::cloudformation::{ResponseUrl, stack_request};
 use crate::common::runtime_api::{ABOUT_ONE_PAGE, Answer, FunctionProcess};
-use crate::common::{Account, groups_with_ours_and_a_vendors, sender_and_central};
+use crate::common::{
+    Account, groups_with_ours_and_a_vendors, http_post, local_aws, sender_and_central,
+};
 
 #[tokio::test]
 async fn the_custom_resource_starts_a_sweep_on_create_and_update() {
@@ -241,5 +243,33 @@ async fn a_removal_out_of_time_answers_in_time_and_names_the_command_that_finish
             ["vendor"],
             "/app/{i:03}"
         );
+    }
+}
+
+/// With `ReservedConcurrency=auto` (the default), Create reserves one execution environment where
+/// the account can afford it, and deploys without one where Lambda refuses, as it does in an
+/// account vended a minute ago.
+#[tokio::test]
+async fn create_reserves_concurrency_where_the_account_can_afford_it() {
+    for (quota, reserved) in [(1000, "1"), (10, "none")] {
+        let (sender, _central) = sender_and_central().await;
+        http_post(
+            &format!("{}/_fixture/lambda-concurrency", local_aws().endpoint),
+            &json!({"account": sender.id, "quota": quota}).to_string(),
+        )
+        .expect("set the account's concurrency quota");
+        let cloudformation = ResponseUrl::start();
+        let mut function = FunctionProcess::start(&sender, &[cloudformation.endpoint()]);
+        let mut create = stack_request("Create", &sender, &cloudformation.url, "true");
+        create["ResourceProperties"]["ReservedConcurrency"] = json!("auto");
+        let answer = function.runtime.invoke(&create);
+        assert!(matches!(answer, Answer::Ok(_)), "{answer:?}");
+        let put = cloudformation.next();
+        assert_eq!(put.body["Status"], "SUCCESS", "quota {quota}: {}", put.body);
+        assert_eq!(
+            put.body["Data"]["ReservedConcurrency"], reserved,
+            "quota {quota}"
+        );
+        assert_eq!(sender.count("PutFunctionConcurrency"), 1);
     }
 }

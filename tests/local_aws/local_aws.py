@@ -29,6 +29,9 @@ Added around moto, as WSGI middleware:
 - a log group's `creationTime` set in the past, `POST /_fixture/creation-time
   {"account", "region", "logGroupName", "creationTime"}` (epoch milliseconds), or of every group
   whose name starts with `logGroupNamePrefix` (the benchmark ages 10,000 groups in one call);
+- Lambda's PutFunctionConcurrency, refused as AWS refuses it when the reservation would leave the
+  account less than its minimum unreserved concurrency; an account's quota set by a test,
+  `POST /_fixture/lambda-concurrency {"account", "quota"}` (the answer also lists reservations);
 - CloudFormation's DescribeStacks for a stack whose status a test sets (faults injected into it as
   into the other APIs, CloudFormation's `Throttling` included),
   `POST /_fixture/stacks {"account", "stackId", "status"}` (moto would need the stack's whole
@@ -60,7 +63,10 @@ RANDOM = {}  # account -> random.Random, seeded for repeatable fault injection
 ORGANIZATIONS = {}  # account -> organization ID
 INVOCATIONS = defaultdict(list)  # account -> asynchronous Lambda invocations, until collected
 STACKS = defaultdict(dict)  # account -> stack ID -> status, for DescribeStacks
+CONCURRENCY = {}  # account -> its Lambda concurrency quota, when a test sets one (else 1000)
+RESERVED = defaultdict(dict)  # account -> function -> reserved concurrency, as PutFunctionConcurrency set it
 LAMBDA_INVOKE = re.compile(r"^/2015-03-31/functions/(?P<function>[^/]+)/invocations$")
+LAMBDA_CONCURRENCY = re.compile(r"^/2017-10-31/functions/(?P<function>[^/]+)/concurrency$")
 
 # AWS's per-account, per-Region quotas for the calls auto-subscribe makes (requests per second).
 AWS_QUOTAS = {
@@ -396,6 +402,12 @@ def control(environ, start_response):
         with LOCK:
             STACKS[body["account"]][body["stackId"]] = body["status"]
         return json_response(start_response, "200 OK", STACKS[body["account"]])
+    if path == "/_fixture/lambda-concurrency":
+        account = body.get("account") or (query.get("account") or [""])[0]
+        with LOCK:
+            if "quota" in body:
+                CONCURRENCY[account] = int(body["quota"])
+            return json_response(start_response, "200 OK", {"quota": CONCURRENCY.get(account, 1000), "reserved": RESERVED[account]})
     return json_response(start_response, "404 Not Found", {"error": f"no fixture endpoint {path}"})
 
 
@@ -470,6 +482,32 @@ def record_invocation(environ, start_response, account, function):
     return [b""]
 
 
+def put_function_concurrency(environ, start_response, account, function):
+    """Lambda PutFunctionConcurrency, as AWS answers it: a reservation that would leave the account
+    fewer unreserved executions than its minimum (100, or the whole quota when the quota is lower,
+    as in a freshly vended account) is refused with InvalidParameterValueException."""
+    from urllib.parse import unquote
+
+    length = int(environ.get("CONTENT_LENGTH") or 0)
+    body = json.loads(environ["wsgi.input"].read(length) or b"{}")
+    wanted = int(body.get("ReservedConcurrentExecutions", 0))
+    with LOCK:
+        CALLS[account]["PutFunctionConcurrency"] += 1
+        quota = CONCURRENCY.get(account, 1000)
+        minimum = min(100, quota)
+        others = sum(v for f, v in RESERVED[account].items() if f != unquote(function))
+        if quota - others - wanted < minimum:
+            return aws_error(
+                start_response,
+                "400 Bad Request",
+                "InvalidParameterValueException",
+                "Specified ReservedConcurrentExecutions for function decreases account's "
+                f"UnreservedConcurrentExecution below its minimum value of [{minimum}].",
+            )
+        RESERVED[account][unquote(function)] = wanted
+    return json_response(start_response, "200 OK", {"ReservedConcurrentExecutions": wanted})
+
+
 def middleware(app):
     def wrapped(environ, start_response):
         if environ.get("PATH_INFO", "").startswith("/_fixture/"):
@@ -481,6 +519,9 @@ def middleware(app):
         invoke = LAMBDA_INVOKE.match(environ.get("PATH_INFO", ""))
         if invoke and environ.get("REQUEST_METHOD") == "POST":
             return record_invocation(environ, start_response, account, invoke.group("function"))
+        concurrency = LAMBDA_CONCURRENCY.match(environ.get("PATH_INFO", ""))
+        if concurrency and environ.get("REQUEST_METHOD") == "PUT":
+            return put_function_concurrency(environ, start_response, account, concurrency.group("function"))
         if "/cloudformation/aws4_request" in environ.get("HTTP_AUTHORIZATION", ""):
             answered = describe_stacks(environ, start_response, account)
             if answered is not None:

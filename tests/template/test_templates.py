@@ -280,8 +280,12 @@ def test_function_role_is_exactly_what_it_needs(expanded):
         "sqs:SendMessage",
         "iam:PassRole",
         "cloudformation:DescribeStacks",
+        "lambda:PutFunctionConcurrency",
     }
     assert granted["cloudformation:DescribeStacks"] == [({"Ref": "AWS::StackId"}, [])], "its own stack only"
+    assert granted["lambda:PutFunctionConcurrency"] == [
+        ({"Fn::GetAtt": [role_name.replace("Role", ""), "Arn"]}, ["ReserveWhereAffordable"])
+    ], "its own reservation only, and only with ReservedConcurrency=auto"
     this_accounts_groups = {"Fn::Sub": "arn:${AWS::Partition}:logs:${AWS::Region}:${AWS::AccountId}:log-group:*"}
     assert granted["lambda:InvokeFunction"] == [({"Fn::GetAtt": [role_name.replace("Role", ""), "Arn"]}, [])], "itself only"
     for action in (
@@ -317,7 +321,19 @@ def test_rule_and_invoke_settings(expanded):
     }
     assert template["Conditions"]["ReserveConcurrency"] == {"Fn::Equals": [{"Ref": "ReservedConcurrency"}, "1"]}
     reserved = load(SENDER)["Parameters"]["ReservedConcurrency"]
-    assert (reserved["Default"], reserved["AllowedValues"]) == (1, [0, 1])
+    # Deploys into an account vended a minute ago: by default the reservation is not part of the
+    # template (Lambda would refuse it there); the custom resource makes it where it can.
+    assert (reserved["Default"], reserved["AllowedValues"]) == ("auto", ["auto", "1", "0"])
+    assert template["Conditions"]["ReserveWhereAffordable"] == {"Fn::Equals": [{"Ref": "ReservedConcurrency"}, "auto"]}
+    assert template["Resources"]["Sweep"]["Properties"]["ReservedConcurrency"] == {"Ref": "ReservedConcurrency"}
+    [self_policy] = [
+        r for r in template["Resources"].values()
+        if r["Type"] == "AWS::IAM::Policy" and r["Properties"]["PolicyName"] == "continue-sweeps"
+    ]
+    reserve = self_policy["Properties"]["PolicyDocument"]["Statement"][1]
+    assert reserve["Fn::If"][0] == "ReserveWhereAffordable"
+    assert reserve["Fn::If"][1]["Action"] == "lambda:PutFunctionConcurrency"
+    assert reserve["Fn::If"][1]["Resource"] == {"Fn::GetAtt": ["Function", "Arn"]}
     assert function["Properties"]["LoggingConfig"]["LogFormat"] == "JSON"
     # Lambda never drops the metrics line (it has no level); the function filters at LOG_LEVEL.
     assert function["Properties"]["LoggingConfig"]["ApplicationLogLevel"] == "TRACE"
