@@ -21,13 +21,14 @@ test: setup template-setup
 	SAM_CLI_TELEMETRY=0 $(PYTHON) -m pytest -q tests/docs tests/template
 
 ## The benchmarks: the function (binary size, cold start, peak memory, API calls and time per
-## event), backfill on 1,000 groups under AWS's quotas beside the AWS blog sample's script, a recent-groups
+## event), a burst of 500 new groups in one execution environment and in three, backfill on 1,000 groups under AWS's quotas beside the AWS blog sample's script, a recent-groups
 ## sweep beside a full sweep on 10,000 groups (about 40 minutes: the full sweep's floor is
 ## 2,000 s), and a sweep with and without tag rules on 500 groups.
 bench: setup
 	cargo build --release --bins --example minimal_runtime
-	cargo build --example bench
+	cargo build --example bench --example burst
 	AUTO_SUBSCRIBE_BIN=target/release/auto-subscribe MINIMAL_BIN=target/release/examples/minimal_runtime target/debug/examples/bench
+	AUTO_SUBSCRIBE_BIN=target/release/auto-subscribe target/debug/examples/burst
 	$(PYTHON) bench/backfill_bench.py 1000
 	$(PYTHON) bench/tag_sweep_bench.py 500
 	$(PYTHON) bench/recent_sweep_bench.py 10000 20

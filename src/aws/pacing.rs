@@ -10,6 +10,10 @@ use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
 
 /// AWS's quota for each of the three subscription filter APIs, requests per second per account.
 pub const FILTER_API_QUOTA: f64 = 5.0;
+/// The function's own pace for each of those APIs by default (`API_RATE`): three fifths of the
+/// quota, so a burst of new groups leaves two requests a second of each to the other tools of the
+/// account, which share it.
+pub const FUNCTION_API_RATE: f64 = 3.0;
 /// AWS's quota for DescribeLogGroups.
 pub const DESCRIBE_LOG_GROUPS_QUOTA: f64 = 10.0;
 

@@ -8,7 +8,7 @@ use tracing_subscriber::prelude::*;
 
 use super::Function;
 use crate::aws::lambda_env::{config_from_env, trust_anchors};
-use crate::aws::pacing::{FILTER_API_QUOTA, Pacing};
+use crate::aws::pacing::{FILTER_API_QUOTA, FUNCTION_API_RATE, Pacing};
 use crate::aws::retry::RetryPolicy;
 use crate::aws::sdk::SdkAws;
 use crate::settings::{ConfigError, RawSettings, Setting, Settings};
@@ -126,13 +126,33 @@ pub async fn start(
         Ok(config) => config,
         Err(e) => return Err(init_failed("the Lambda environment", e.into()).await),
     };
-    // The stack reserves one concurrent execution, so these buckets pace the function account-wide:
-    // a burst of new log groups queues up instead of tripping CloudWatch Logs' 5 requests/s quotas.
+    // With one execution environment (the stack reserves one where it can), these buckets pace the
+    // function account-wide: a burst of new log groups queues up, under CloudWatch Logs' 5
+    // requests/s quotas with room left for the account's other tools.
+    let rate = match api_rate(&lookup) {
+        Ok(rate) => rate,
+        Err(e) => return Err(init_failed("configuration", e.into()).await),
+    };
     let anchors = trust_anchors(&lookup).unwrap_or_default();
     let aws = SdkAws::new(&config, RetryPolicy::FUNCTION)
-        .with_pacing(Pacing::new(FILTER_API_QUOTA))
+        .with_pacing(Pacing::new(rate))
         .trusting(anchors);
     Ok(Function::new(aws, settings).deployed(Environment::read(lookup)))
+}
+
+/// The function's pace per subscription filter API (`API_RATE`, requests per second): above 0 and
+/// at most AWS's quota; [`FUNCTION_API_RATE`] when unset.
+fn api_rate(lookup: impl Fn(&str) -> Option<String>) -> Result<f64, String> {
+    let Some(text) = lookup("API_RATE").filter(|v| !v.trim().is_empty()) else {
+        return Ok(FUNCTION_API_RATE);
+    };
+    match text.trim().parse::<f64>() {
+        Ok(rate) if rate > 0.0 && rate <= FILTER_API_QUOTA => Ok(rate),
+        _ => Err(format!(
+            "API_RATE: {text:?} is not a number of requests per second above 0 and at most \
+             {FILTER_API_QUOTA} (CloudWatch Logs' quota for each subscription filter API)"
+        )),
+    }
 }
 
 /// Logs and reports to the Runtime API why the function cannot start.
@@ -169,6 +189,19 @@ async fn report_init_error(error: &(dyn std::error::Error + Send + Sync)) {
 mod tests {
     use super::*;
     use tracing::Level;
+
+    #[test]
+    fn the_functions_pace_leaves_room_for_other_tools_and_is_bounded_by_the_quota() {
+        let env =
+            |value: &'static str| move |name: &str| (name == "API_RATE").then(|| value.to_owned());
+        assert_eq!(api_rate(|_| None), Ok(FUNCTION_API_RATE));
+        const { assert!(FUNCTION_API_RATE < FILTER_API_QUOTA) };
+        assert_eq!(api_rate(env("4.5")), Ok(4.5));
+        for bad in ["0", "6", "fast", "-1"] {
+            let error = api_rate(env(bad)).expect_err(bad);
+            assert!(error.starts_with("API_RATE"), "{error}");
+        }
+    }
 
     #[test]
     fn log_levels_as_lambda_names_them() {
