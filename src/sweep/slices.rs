@@ -333,6 +333,11 @@ pub(crate) mod tests {
             }
         }
 
+        /// What a sweep slice of `request` answers, with `left` before the runtime's deadline.
+        async fn swept(&self, left: Duration, request: &SweepRequest) -> SweepResponse {
+            self.sweeper(left).sweep(request).await.expect("swept")
+        }
+
         /// The sweep requests the function handed on to its next invocation, in order.
         pub(crate) fn continuations(&self) -> Vec<SweepRequest> {
             self.aws
@@ -397,11 +402,7 @@ pub(crate) mod tests {
     #[tokio::test]
     async fn a_sweep_with_time_enough_covers_the_account_in_one_invocation() {
         let deployed = five_groups();
-        let answer = deployed
-            .sweeper(LATER)
-            .sweep(&order())
-            .await
-            .expect("swept");
+        let answer = deployed.swept(LATER, &order()).await;
         let sweep = &answer.sweep;
         assert_eq!(
             (
@@ -421,11 +422,7 @@ pub(crate) mod tests {
     #[tokio::test]
     async fn a_sweep_out_of_time_hands_on_where_to_continue() {
         let deployed = five_groups();
-        let answer = deployed
-            .sweeper(OUT_OF_TIME)
-            .sweep(&order())
-            .await
-            .expect("swept");
+        let answer = deployed.swept(OUT_OF_TIME, &order()).await;
         assert_eq!(
             (
                 answer.sweep.counts.total,
@@ -446,11 +443,7 @@ pub(crate) mod tests {
         );
         assert_eq!(continuation.hops, 1);
         // The continuation picks up at the third group, and the sweep ends.
-        let answer = deployed
-            .sweeper(LATER)
-            .sweep(&continuation)
-            .await
-            .expect("swept");
+        let answer = deployed.swept(LATER, &continuation).await;
         assert_eq!(
             (
                 answer.sweep.counts.total,
@@ -476,11 +469,7 @@ pub(crate) mod tests {
         );
         let deployed = Deployed::new(aws);
         // The deadline is inside the reserve: the one page is listed, the second pass is not run.
-        let answer = deployed
-            .sweeper(OUT_OF_TIME)
-            .sweep(&order())
-            .await
-            .expect("swept");
+        let answer = deployed.swept(OUT_OF_TIME, &order()).await;
         assert_eq!(
             (
                 answer.sweep.counts.total,
@@ -497,11 +486,7 @@ pub(crate) mod tests {
         // The next invocation reads the carried group again (one DescribeLogGroups by its name),
         // lists nothing else, and ends the sweep.
         let listed = deployed.aws.count("describe-log-groups");
-        let answer = deployed
-            .sweeper(LATER)
-            .sweep(&continuation)
-            .await
-            .expect("swept");
+        let answer = deployed.swept(LATER, &continuation).await;
         let counts = answer.sweep.counts;
         assert_eq!((counts.total, counts.subscribed), (1, 1));
         assert_eq!(
@@ -554,26 +539,14 @@ pub(crate) mod tests {
             ..Deployed::new(aws)
         };
         let get = format!("get {PARAMETER}");
-        deployed
-            .sweeper(LATER)
-            .sweep(&order())
-            .await
-            .expect("swept");
-        deployed
-            .sweeper(LATER)
-            .sweep(&order())
-            .await
-            .expect("swept");
+        deployed.swept(LATER, &order()).await;
+        deployed.swept(LATER, &order()).await;
         assert_eq!(deployed.aws.count(&get), 2, "each new sweep reads it");
         let continuation = SweepRequest {
             started_at_ms: Some(STARTED_MS),
             ..SweepRequest::default()
         };
-        deployed
-            .sweeper(LATER)
-            .sweep(&continuation)
-            .await
-            .expect("swept");
+        deployed.swept(LATER, &continuation).await;
         assert_eq!(deployed.aws.count(&get), 2, "a continuation uses the cache");
     }
 }
