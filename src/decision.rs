@@ -5,6 +5,7 @@
 //! out, with [`crate::plan`] for the writes. The function's events and every sweep decide here, and
 //! only here.
 
+use crate::account_policy::{AccountPolicy, covering};
 use crate::filter::FilterSpec;
 use crate::group::{KnownTags, LogGroup};
 use crate::names::DestinationArn;
@@ -102,6 +103,9 @@ pub enum Decision {
     /// The name is selected and tag rules are set, but the group's tags are not known yet: read
     /// them (one ListTagsForResource) and decide again.
     ReadTags,
+    /// An account-level subscription filter policy ships the group to the destination already
+    /// (`reason` names it): ours is not put, and with `take_ours_off` (a sweep) it is taken off.
+    Covered { reason: String, take_ours_off: bool },
 }
 
 /// Decides what the rules mean for `group`; with a window (a recent-groups sweep), groups known
@@ -184,6 +188,33 @@ pub fn against_destination(
     }
 }
 
+/// `decision` for `group` once the account's subscription filter policies are known: a group a
+/// policy ships to the same destination gets no filter of ours (it would ship every event twice),
+/// and a sweep takes ours off it. A policy to another destination changes nothing.
+pub fn against_account_policy(
+    decision: Decision,
+    group: &LogGroup,
+    policies: &[AccountPolicy],
+    destination: &DestinationArn,
+    rules: &Rules,
+) -> Decision {
+    if decision != Decision::Subscribe {
+        return decision;
+    }
+    let Some(policy) = covering(policies, &group.name, destination.as_str()) else {
+        return decision;
+    };
+    let reason = format!(
+        "the account-level subscription filter policy {:?} ships it to {destination} already \
+         (pattern {:?}): a filter of ours would ship every event twice",
+        policy.name, policy.filter_pattern
+    );
+    Decision::Covered {
+        reason,
+        take_ours_off: matches!(rules.goal, Goal::Converge | Goal::Retag),
+    }
+}
+
 /// What a group's writes met, for [`settle`] to judge.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Written {
@@ -221,6 +252,13 @@ pub fn settle(decision: &Decision, rules: &Rules, written: Written) -> Outcome {
         (Written::Done(Outcome::Unchanged { removed }), Decision::Unsubscribe { .. }) => {
             Outcome::Unsubscribed { removed }
         }
+        (
+            Written::Done(Outcome::Unchanged { removed } | Outcome::Unsubscribed { removed }),
+            Decision::Covered { reason, .. },
+        ) => Outcome::Covered {
+            reason: reason.clone(),
+            removed,
+        },
         (Written::Done(outcome), _) => outcome,
     }
 }
@@ -359,6 +397,7 @@ mod tests {
                 }
                 Decision::NotChecked => panic!("{name}: not checked without a window"),
                 Decision::ReadTags => panic!("{name}: no tag rules, no tag read"),
+                Decision::Covered { .. } => panic!("{name}: policies are judged later"),
             };
             assert_eq!(got, expected, "{name} {class:?} {goal:?}");
         }
@@ -722,6 +761,117 @@ mod tests {
         assert_eq!(
             against_destination(removal.clone(), &own, &lambda, &rules),
             removal
+        );
+    }
+
+    #[test]
+    fn a_group_an_account_policy_ships_to_the_destination_gets_no_filter_of_ours() {
+        use crate::account_policy::AccountPolicy;
+        let selection = Selection::new(&[], &[]).expect("valid");
+        let central = crate::fixtures::destination();
+        let policy = |name: &str, to: &str, excluded: &[&str]| AccountPolicy {
+            name: name.into(),
+            destination_arn: to.into(),
+            filter_pattern: String::new(),
+            excluded: excluded.iter().map(|s| (*s).to_owned()).collect(),
+        };
+        let siem = "arn:aws:firehose:us-east-1:111111111111:deliverystream/siem";
+        let to_us = [policy("to-central", central.as_str(), &["/app/special"])];
+        let to_siem = [policy("to-siem", siem, &[])];
+        let covered = |take_ours_off| Decision::Covered {
+            reason: format!(
+                "the account-level subscription filter policy \"to-central\" ships it to {central} \
+                 already (pattern \"\"): a filter of ours would ship every event twice"
+            ),
+            take_ours_off,
+        };
+        let rows: Vec<(&str, &[AccountPolicy], Goal, Decision, Decision)> = vec![
+            // (group, policies, goal, decision before, after)
+            (
+                "/app/a",
+                &to_us,
+                Subscribe,
+                Decision::Subscribe,
+                covered(false),
+            ),
+            (
+                "/app/a",
+                &to_us,
+                Converge,
+                Decision::Subscribe,
+                covered(true),
+            ),
+            ("/app/a", &to_us, Retag, Decision::Subscribe, covered(true)),
+            // The policy leaves the group out: ours is needed.
+            (
+                "/app/special",
+                &to_us,
+                Converge,
+                Decision::Subscribe,
+                Decision::Subscribe,
+            ),
+            // A policy to another destination coexists with ours.
+            (
+                "/app/a",
+                &to_siem,
+                Converge,
+                Decision::Subscribe,
+                Decision::Subscribe,
+            ),
+            (
+                "/app/a",
+                &[],
+                Subscribe,
+                Decision::Subscribe,
+                Decision::Subscribe,
+            ),
+            // Only a subscription is judged: a removal stays a removal.
+            (
+                "/app/a",
+                &to_us,
+                Teardown,
+                Decision::Unsubscribe { unselected: None },
+                Decision::Unsubscribe { unselected: None },
+            ),
+        ];
+        for (name, policies, goal, before, expected) in rows {
+            let got = against_account_policy(
+                before,
+                &group(name, None),
+                policies,
+                &central,
+                &rules(&selection, goal, None),
+            );
+            assert_eq!(got, expected, "{name} {goal:?}");
+        }
+        // What the writes come to: ours taken off (or never there) is a covered group.
+        let reason = "covered".to_owned();
+        let decision = Decision::Covered {
+            reason: reason.clone(),
+            take_ours_off: true,
+        };
+        let rules = rules(&selection, Converge, None);
+        for (written, removed) in [
+            (Outcome::Unchanged { removed: vec![] }, vec![]),
+            (
+                Outcome::Unchanged {
+                    removed: vec!["central-logging".into()],
+                },
+                vec!["central-logging".to_owned()],
+            ),
+        ] {
+            assert_eq!(
+                settle(&decision, &rules, Written::Done(written)),
+                Outcome::Covered {
+                    reason: reason.clone(),
+                    removed
+                }
+            );
+        }
+        let failure = Outcome::failed("removing filter: x", true);
+        assert_eq!(
+            settle(&decision, &rules, Written::Done(failure.clone())),
+            failure
         );
     }
 }

@@ -1,11 +1,14 @@
 //! Where the destination ARN comes from, checked before any write: an SSM parameter (read once, then
 //! cached for a few minutes, so a warm function costs no SSM call per event) or an ARN given directly.
 
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use thiserror::Error;
+use tokio::sync::OnceCell;
+use tracing::warn;
 
+use crate::account_policy::AccountPolicy;
 use crate::aws::{ApiError, Aws};
 use crate::names::{DestinationArn, DestinationKind};
 use crate::settings::DestinationSource;
@@ -59,6 +62,9 @@ pub struct DestinationCache {
     /// itself is a configuration error.
     own_function: Option<String>,
     cached: Mutex<Option<(Instant, DestinationArn)>>,
+    /// The account's subscription filter policies, read once for the cache's life (an execution
+    /// environment's, a sweep slice's, a backfill's).
+    policies: OnceCell<Arc<[AccountPolicy]>>,
 }
 
 impl DestinationCache {
@@ -68,6 +74,7 @@ impl DestinationCache {
             ttl,
             own_function: None,
             cached: Mutex::new(None),
+            policies: OnceCell::new(),
         }
     }
 
@@ -119,6 +126,29 @@ impl DestinationCache {
             });
         }
         Ok(arn)
+    }
+
+    /// The account's subscription filter policies, read at the first ask (one
+    /// DescribeAccountPolicies) and kept. When they cannot be read, a warning says so and none are
+    /// known: groups get our filter as before (a double delivery rather than a gap).
+    pub async fn policies(&self, aws: &impl Aws) -> Arc<[AccountPolicy]> {
+        self.policies
+            .get_or_init(|| async {
+                match aws.subscription_policies().await {
+                    Ok(policies) => policies.into(),
+                    Err(e) => {
+                        warn!(
+                            error = %e,
+                            "account-level subscription filter policies not read \
+                             (logs:DescribeAccountPolicies): a group one of them ships to the \
+                             destination gets our filter too"
+                        );
+                        Arc::from(Vec::new())
+                    }
+                }
+            })
+            .await
+            .clone()
     }
 
     fn fresh(&self) -> Option<DestinationArn> {

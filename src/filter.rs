@@ -164,6 +164,34 @@ impl DesiredFilter {
     }
 }
 
+/// CloudWatch Logs' quota of regular expressions in the filter patterns of one log group, over its
+/// metric and subscription filters.
+pub const REGEX_QUOTA: usize = 5;
+
+/// How many regular expressions a filter pattern holds: each is enclosed in `%` (`%ERROR|WARN%`),
+/// outside a quoted term. CloudWatch Logs allows five per log group, counted over its metric and
+/// subscription filters, and two per pattern.
+pub fn regex_terms(pattern: &str) -> usize {
+    let (mut quoted, mut open, mut terms) = (false, false, 0);
+    let mut chars = pattern.chars();
+    while let Some(c) = chars.next() {
+        match c {
+            '\\' => {
+                chars.next();
+            }
+            '"' if !open => quoted = !quoted,
+            '%' if !quoted => {
+                if open {
+                    terms += 1;
+                }
+                open = !open;
+            }
+            _ => {}
+        }
+    }
+    terms
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -261,5 +289,24 @@ mod tests {
             ..ours
         };
         assert!(!desired().is_ours(&duplicate));
+    }
+
+    #[test]
+    fn counts_the_regular_expressions_of_a_pattern() {
+        let rows = [
+            ("", 0),
+            ("ERROR", 0),
+            ("%ERROR|WARN%", 1),
+            ("%ERROR% %timeout[0-9]+%", 2),
+            ("{ $.level = %ERROR|WARN% }", 1),
+            // A percent sign inside a quoted term is text.
+            ("\"100% done\"", 0),
+            ("\"50%\" %x%", 1),
+            // An unclosed one is not a regular expression.
+            ("%ERROR", 0),
+        ];
+        for (pattern, expected) in rows {
+            assert_eq!(regex_terms(pattern), expected, "{pattern}");
+        }
     }
 }

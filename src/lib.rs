@@ -3,9 +3,9 @@
 //! function, and `backfill`) only wire it up. `ARCHITECTURE.md` is the map.
 //!
 //! From the bottom up:
-//! - [`names`], [`outcome`], [`filter`], [`group`], [`cloudformation`]: the shared vocabulary (log
-//!   group names and ARNs, what became of a group, filters, a log group and its tags,
-//!   CloudFormation's request and answer);
+//! - [`names`], [`outcome`], [`filter`], [`group`], [`account_policy`], [`cloudformation`]: the
+//!   shared vocabulary (log group names and ARNs, what became of a group, filters, a log group and
+//!   its tags, the account-level subscription policy, CloudFormation's request and answer);
 //! - [`selection`], [`plan`]: which groups by name and tag, and the ordered writes for one group;
 //! - [`aws`]: the narrow port over the AWS calls, its SDK adapter, retries and pacing;
 //! - [`settings`]: the configuration, checked once where it enters;
@@ -31,6 +31,7 @@
 // builds them with `--document-private-items`); the binaries use only what is `pub`.
 #![allow(rustdoc::private_intra_doc_links)]
 
+pub mod account_policy;
 pub mod aws;
 pub(crate) mod cloudformation;
 pub mod decision;

@@ -10,6 +10,9 @@ use serde::{Deserialize, Serialize};
 pub const GONE: &str = "log group no longer exists";
 /// The reason a full group is skipped in `keep` mode.
 pub const NO_FREE_SLOT: &str = "no free slot";
+/// The start of the failure when a group's regular-expression quota leaves no room for ours.
+pub const REGEX_QUOTA_USED: &str =
+    "the log group's quota of 5 regular expressions in filter patterns is used up";
 
 /// What became of one log group.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -22,6 +25,13 @@ pub enum Outcome {
     Unsubscribed { removed: Vec<String> },
     /// Not ours to subscribe, or cannot be: the reason says which.
     Skipped { reason: String },
+    /// Shipped to the destination already by an account-level subscription filter policy (the
+    /// reason names it): a filter of ours would ship every event twice. `removed` lists ours,
+    /// when a sweep took it off.
+    Covered {
+        reason: String,
+        removed: Vec<String>,
+    },
     /// Left out of a recent-groups sweep, at no AWS call: created before its window.
     NotChecked,
     /// Could not be done; the message says what to fix. `retryable` when the cause was transient
@@ -36,6 +46,7 @@ impl Outcome {
             Self::Unchanged { .. } => OutcomeLabel::Unchanged,
             Self::Unsubscribed { .. } => OutcomeLabel::Unsubscribed,
             Self::Skipped { .. } => OutcomeLabel::Skipped,
+            Self::Covered { .. } => OutcomeLabel::Covered,
             Self::Failed { .. } => OutcomeLabel::Failed,
             Self::NotChecked => OutcomeLabel::NotChecked,
         }
@@ -45,7 +56,8 @@ impl Outcome {
         match self {
             Self::Subscribed { removed }
             | Self::Unchanged { removed }
-            | Self::Unsubscribed { removed } => removed,
+            | Self::Unsubscribed { removed }
+            | Self::Covered { removed, .. } => removed,
             _ => &[],
         }
     }
@@ -53,7 +65,7 @@ impl Outcome {
     /// The skip reason or failure message.
     pub fn reason(&self) -> Option<&str> {
         match self {
-            Self::Skipped { reason } => Some(reason),
+            Self::Skipped { reason } | Self::Covered { reason, .. } => Some(reason),
             Self::Failed { error, .. } => Some(error),
             _ => None,
         }
@@ -92,6 +104,7 @@ pub enum OutcomeLabel {
     Unchanged,
     Unsubscribed,
     Skipped,
+    Covered,
     Failed,
     #[serde(rename = "not checked")]
     NotChecked,
@@ -104,6 +117,7 @@ impl fmt::Display for OutcomeLabel {
             Self::Unchanged => "unchanged",
             Self::Unsubscribed => "unsubscribed",
             Self::Skipped => "skipped",
+            Self::Covered => "covered",
             Self::Failed => "failed",
             Self::NotChecked => "not checked",
         })
@@ -123,6 +137,9 @@ pub struct Tally {
     pub unsubscribed: u64,
     pub skipped: u64,
     pub failed: u64,
+    /// Groups an account-level subscription filter policy ships to the destination already.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub covered: u64,
     /// Groups a recent-groups sweep left out: created before its window. Not described, not
     /// touched, and not counted as unchanged.
     /// Only in the summaries of recent sweeps: a full one checks every group.
@@ -143,6 +160,7 @@ impl Tally {
             OutcomeLabel::Unchanged => self.unchanged += 1,
             OutcomeLabel::Unsubscribed => self.unsubscribed += 1,
             OutcomeLabel::Skipped => self.skipped += 1,
+            OutcomeLabel::Covered => self.covered += 1,
             OutcomeLabel::Failed => self.failed += 1,
             OutcomeLabel::NotChecked => self.not_checked += 1,
         }
@@ -157,6 +175,7 @@ impl Tally {
             unsubscribed: self.unsubscribed + other.unsubscribed,
             skipped: self.skipped + other.skipped,
             failed: self.failed + other.failed,
+            covered: self.covered + other.covered,
             not_checked: self.not_checked + other.not_checked,
         }
     }

@@ -5,12 +5,14 @@
 //! every sweep reconcile a group here.
 
 use crate::aws::{ApiError, Aws};
-use crate::decision::{Decision, Rules, Written, against_destination, decide, settle};
+use crate::decision::{
+    Decision, Rules, Written, against_account_policy, against_destination, decide, settle,
+};
 use crate::destination::{DestinationCache, DestinationError};
-use crate::filter::{DesiredFilter, SubscriptionFilter};
+use crate::filter::{DesiredFilter, REGEX_QUOTA, SubscriptionFilter, regex_terms};
 use crate::group::{KnownTags, LogGroup, Tags};
 use crate::names::{AccountId, LogGroupName};
-use crate::outcome::{GONE, Outcome};
+use crate::outcome::{GONE, Outcome, REGEX_QUOTA_USED};
 use crate::plan::{FilterPlan, plan, removal};
 
 /// Everything a reconcile needs that is the same for every group of an event or a run.
@@ -62,11 +64,31 @@ impl Reconciler<'_> {
                 error: "its tags are still unknown after reading them".into(),
                 retryable: false,
             },
-            Decision::Subscribe | Decision::Unsubscribe { .. } => {
+            Decision::Subscribe | Decision::Unsubscribe { .. } | Decision::Covered { .. } => {
                 let destination = self.destination.get(aws, self.region).await?;
-                let decision = against_destination(decision, group, &destination, self.rules);
-                if let Decision::Skip { reason } = decision {
-                    return Ok(Outcome::Skipped { reason });
+                let mut decision = against_destination(decision, group, &destination, self.rules);
+                if decision == Decision::Subscribe {
+                    let policies = self.destination.policies(aws).await;
+                    decision = against_account_policy(
+                        decision,
+                        group,
+                        &policies,
+                        &destination,
+                        self.rules,
+                    );
+                }
+                match decision {
+                    Decision::Skip { reason } => return Ok(Outcome::Skipped { reason }),
+                    Decision::Covered {
+                        reason,
+                        take_ours_off: false,
+                    } => {
+                        return Ok(Outcome::Covered {
+                            reason,
+                            removed: Vec::new(),
+                        });
+                    }
+                    _ => {}
                 }
                 let desired = self.rules.filter.to(destination);
                 let writer = Writer {
@@ -176,7 +198,9 @@ impl Writer<'_> {
             }
         };
         let plan = match decision {
-            Decision::Unsubscribe { .. } => removal(&existing, self.desired),
+            Decision::Unsubscribe { .. } | Decision::Covered { .. } => {
+                removal(&existing, self.desired)
+            }
             _ => plan(&existing, self.desired, rules.mode),
         };
         if plan.is_unchanged() {
@@ -188,14 +212,21 @@ impl Writer<'_> {
             let removed = plan.remove_after.iter().map(|f| f.name.clone()).collect();
             return Written::Done(applied(&plan, removed));
         }
-        self.execute(aws, group, &plan).await
+        self.execute(aws, group, &existing, &plan).await
     }
 
-    async fn execute(&self, aws: &impl Aws, group: &LogGroupName, plan: &FilterPlan) -> Written {
+    async fn execute(
+        &self,
+        aws: &impl Aws,
+        group: &LogGroupName,
+        existing: &[SubscriptionFilter],
+        plan: &FilterPlan,
+    ) -> Written {
         let done = Written::Done;
         let mut evicted: Vec<&SubscriptionFilter> = Vec::new();
         if let Some(ours) = &plan.put {
             let mut candidates = plan.evict_when_full.iter();
+            let mut quota_checked = false;
             loop {
                 let error = match aws.put_subscription_filter(group, ours).await {
                     Ok(()) => break,
@@ -205,8 +236,16 @@ impl Writer<'_> {
                     }
                     Err(e) => e,
                 };
+                // AWS answers a used-up regular-expression quota as it answers a full group: what
+                // the group holds tells them apart, before anything is evicted for it.
+                if matches!(error, ApiError::LimitExceeded(_)) && !quota_checked {
+                    quota_checked = true;
+                    if let Some(outcome) = regex_quota(aws, group, existing, ours).await {
+                        return done(outcome);
+                    }
+                }
                 let next = match (&error, plan.creates) {
-                    (ApiError::GroupFull(_), true) => candidates.next(),
+                    (ApiError::LimitExceeded(_), true) => candidates.next(),
                     _ => {
                         let note = restore(aws, group, &evicted).await;
                         let message = format!("{}{note}", self.put_failure(&error));
@@ -275,6 +314,50 @@ impl Writer<'_> {
             other => format!("putting the subscription filter: {other}"),
         }
     }
+}
+
+/// When ours holds a regular expression and a put of it met a quota: the failure if it is the
+/// group's quota of [`REGEX_QUOTA`] regular expressions (counted over its metric filters and its
+/// other subscription filters, one DescribeMetricFilters), or `None` when the count leaves room
+/// (the group is full) or ours holds none.
+async fn regex_quota(
+    aws: &impl Aws,
+    group: &LogGroupName,
+    existing: &[SubscriptionFilter],
+    ours: &SubscriptionFilter,
+) -> Option<Outcome> {
+    let adds = regex_terms(&ours.filter_pattern);
+    if adds == 0 {
+        return None;
+    }
+    let patterns = match aws.metric_filter_patterns(group).await {
+        Ok(patterns) => patterns,
+        Err(e) => {
+            let error = format!(
+                "putting the subscription filter met a quota, and FILTER_PATTERN holds a regular \
+                 expression: reading the group's metric filters to tell a full group from its \
+                 regular-expression quota failed ({e}), so nothing was removed"
+            );
+            return Some(failed(error, &e));
+        }
+    };
+    let held: usize = patterns.iter().map(|p| regex_terms(p)).sum::<usize>()
+        + existing
+            .iter()
+            .filter(|f| f.name != ours.name)
+            .map(|f| regex_terms(&f.filter_pattern))
+            .sum::<usize>();
+    (held + adds > REGEX_QUOTA).then(|| {
+        Outcome::failed(
+            format!(
+                "{REGEX_QUOTA_USED}: its metric and other subscription filters hold {held}, and \
+                 FILTER_PATTERN {:?} adds {adds}. Nothing was removed: free regular expressions \
+                 on the group, or set a FILTER_PATTERN without one",
+                ours.filter_pattern
+            ),
+            false,
+        )
+    })
 }
 
 async fn group_is_gone(aws: &impl Aws, group: &LogGroupName) -> bool {
@@ -372,7 +455,14 @@ mod tests {
             run(&aws, Replace).await,
             Outcome::Subscribed { removed: vec![] }
         );
-        assert_eq!(aws.calls(), vec!["describe", "put central-logging"]);
+        assert_eq!(
+            aws.calls(),
+            vec![
+                "describe-account-policies",
+                "describe",
+                "put central-logging"
+            ]
+        );
         assert_eq!(aws.filter_names(GROUP), vec!["central-logging"]);
     }
 
@@ -383,7 +473,7 @@ mod tests {
             run(&aws, Replace).await,
             Outcome::Unchanged { removed: vec![] }
         );
-        assert_eq!(aws.calls(), vec!["describe"]);
+        assert_eq!(aws.calls(), vec!["describe-account-policies", "describe"]);
     }
 
     #[tokio::test]
@@ -396,6 +486,7 @@ mod tests {
         assert_eq!(
             aws.calls(),
             vec![
+                "describe-account-policies",
                 "describe",
                 "put central-logging",
                 "delete datadog",
@@ -434,7 +525,12 @@ mod tests {
         );
         assert_eq!(
             aws.calls(),
-            vec!["describe", "put central-logging", "delete shipper"]
+            vec![
+                "describe-account-policies",
+                "describe",
+                "put central-logging",
+                "delete shipper"
+            ]
         );
     }
 
@@ -615,7 +711,15 @@ mod tests {
         assert!(!retryable, "a missing destination stays missing");
         assert!(error.contains(DEST), "names the destination: {error}");
         assert!(error.contains("destination does not exist"), "{error}");
-        assert_eq!(aws.calls(), ["describe", "put central-logging", "describe"]);
+        assert_eq!(
+            aws.calls(),
+            [
+                "describe-account-policies",
+                "describe",
+                "put central-logging",
+                "describe"
+            ]
+        );
         assert!(aws.filter_names(GROUP).is_empty());
     }
 
@@ -656,7 +760,7 @@ mod tests {
                 removed: vec!["shipper".into()]
             }
         );
-        assert_eq!(aws.calls(), vec!["describe"]);
+        assert_eq!(aws.calls(), vec!["describe-account-policies", "describe"]);
     }
 
     /// A reconciler under `team=platform` tag rules, over the fake's destination.
@@ -858,5 +962,153 @@ mod tests {
             Outcome::Unsubscribed { .. }
         ));
         assert!(aws.filter_names(own_logs).is_empty());
+    }
+
+    fn to_central(name: &str, excluded: &[&str]) -> crate::account_policy::AccountPolicy {
+        crate::account_policy::AccountPolicy {
+            name: name.into(),
+            destination_arn: DEST.into(),
+            filter_pattern: String::new(),
+            excluded: excluded.iter().map(|s| (*s).to_owned()).collect(),
+        }
+    }
+
+    #[tokio::test]
+    async fn a_group_an_account_policy_ships_already_gets_no_filter_of_ours() {
+        // A new group's event: left alone, at one DescribeAccountPolicies and nothing else.
+        let aws = FakeAws::with_group(GROUP, vec![], 2);
+        aws.add_policy(to_central("org-wide", &[]));
+        let outcome = run(&aws, Replace).await;
+        let Outcome::Covered { reason, removed } = &outcome else {
+            panic!("{outcome:?}")
+        };
+        assert!(
+            reason.contains("\"org-wide\"") && reason.contains("twice"),
+            "{reason}"
+        );
+        assert!(removed.is_empty());
+        assert_eq!(aws.calls(), vec!["describe-account-policies"]);
+        assert!(aws.filter_names(GROUP).is_empty());
+
+        // A sweep takes ours off a covered group, and nothing else.
+        let aws = FakeAws::with_group(GROUP, vec![desired().to_filter(), foreign("shipper", 1)], 2);
+        aws.add_policy(to_central("org-wide", &[]));
+        let outcome = reconcile(&aws, &rules(Replace, Goal::Converge)).await;
+        assert_eq!(outcome.removed(), ["central-logging"]);
+        assert!(matches!(outcome, Outcome::Covered { .. }), "{outcome:?}");
+        assert_eq!(aws.filter_names(GROUP), vec!["shipper"]);
+
+        // A group the policy leaves out, or a policy to another destination: ours as before.
+        for policy in [
+            to_central("org-wide", &[GROUP]),
+            crate::account_policy::AccountPolicy {
+                destination_arn: OTHER.into(),
+                ..to_central("to-shipper", &[])
+            },
+        ] {
+            let aws = FakeAws::with_group(GROUP, vec![], 2);
+            aws.add_policy(policy);
+            assert_eq!(
+                run(&aws, Replace).await,
+                Outcome::Subscribed { removed: vec![] }
+            );
+        }
+    }
+
+    #[tokio::test]
+    async fn the_account_policies_are_read_once_per_cache_and_a_failed_read_subscribes() {
+        let aws = FakeAws::with_group(GROUP, vec![], 2);
+        aws.add_group("/app/b", vec![]);
+        aws.fail_nth(
+            "describe-account-policies",
+            1,
+            ApiError::AccessDenied("not authorized to perform logs:DescribeAccountPolicies".into()),
+        );
+        aws.add_policy(to_central("org-wide", &[]));
+        let destination = DestinationCache::fixed(destination());
+        let rules = rules(Replace, Goal::Subscribe);
+        let reconciler = Reconciler {
+            rules: &rules,
+            destination: &destination,
+            region: "us-east-1",
+        };
+        for name in [GROUP, "/app/b"] {
+            let group = LogGroup::named(LogGroupName::parse(name).expect("valid"));
+            let outcome = reconciler.reconcile(&aws, &group).await.expect("usable");
+            // Not known: ours goes in (a double delivery rather than a gap).
+            assert_eq!(outcome, Outcome::Subscribed { removed: vec![] }, "{name}");
+        }
+        assert_eq!(aws.count("describe-account-policies"), 1);
+    }
+
+    fn regex(name: &str, pattern: &str) -> SubscriptionFilter {
+        SubscriptionFilter {
+            filter_pattern: pattern.into(),
+            ..foreign(name, 1)
+        }
+    }
+
+    /// Our filter with `pattern`, in `mode`.
+    async fn run_with_pattern(aws: &FakeAws, mode: ExistingFilters, pattern: &str) -> Outcome {
+        let mut rules = rules(mode, Goal::Subscribe);
+        rules.filter.pattern = pattern.into();
+        reconcile(aws, &rules).await
+    }
+
+    #[tokio::test]
+    async fn a_used_up_regex_quota_is_not_a_full_group_and_nothing_is_evicted() {
+        // One slot free, but the metric filters hold four regular expressions and the other
+        // subscription filter one: ours, with one, would be the sixth.
+        let aws = FakeAws::with_group(GROUP, vec![regex("shipper", "%ERROR%")], 2);
+        aws.set_metric_patterns(GROUP, &["%a% %b%", "%c%", "%d%"]);
+        for mode in [Replace, MakeRoom, Keep] {
+            let outcome = run_with_pattern(&aws, mode, "%FATAL|PANIC%").await;
+            let Outcome::Failed { error, retryable } = &outcome else {
+                panic!("{mode:?}: {outcome:?}")
+            };
+            assert!(error.starts_with(REGEX_QUOTA_USED), "{error}");
+            assert!(
+                error.contains("hold 5") && error.contains("adds 1"),
+                "{error}"
+            );
+            assert!(!retryable);
+            assert_eq!(aws.filter_names(GROUP), vec!["shipper"], "{mode:?}");
+        }
+        assert_eq!(aws.count("delete shipper"), 0, "nothing evicted");
+        assert_eq!(aws.count("describe-metric-filters"), 3);
+
+        // Room for ours: a full group is a full group, as before.
+        let aws = FakeAws::with_group(GROUP, vec![regex("shipper", "%ERROR%")], 1);
+        aws.set_metric_patterns(GROUP, &["%a%"]);
+        let outcome = run_with_pattern(&aws, MakeRoom, "%FATAL%").await;
+        assert_eq!(
+            outcome,
+            Outcome::Subscribed {
+                removed: vec!["shipper".into()]
+            }
+        );
+
+        // Without a regular expression in ours, a quota answer is the group being full, at no
+        // extra call.
+        let aws = FakeAws::with_group(GROUP, vec![foreign("shipper", 1)], 1);
+        assert_eq!(
+            run_with_pattern(&aws, Keep, "ERROR").await,
+            Outcome::skipped(NO_FREE_SLOT)
+        );
+        assert_eq!(aws.count("describe-metric-filters"), 0);
+    }
+
+    #[tokio::test]
+    async fn when_the_regex_count_cannot_be_read_nothing_is_evicted() {
+        let aws = FakeAws::with_group(GROUP, vec![regex("shipper", "%ERROR%")], 1);
+        aws.fail_nth(
+            "describe-metric-filters",
+            1,
+            ApiError::AccessDenied("logs:DescribeMetricFilters".into()),
+        );
+        let outcome = run_with_pattern(&aws, Replace, "%FATAL%").await;
+        let error = outcome.reason().unwrap_or_default();
+        assert!(error.contains("nothing was removed"), "{outcome:?}");
+        assert_eq!(aws.filter_names(GROUP), vec!["shipper"]);
     }
 }

@@ -10,7 +10,8 @@ use hyper::Uri;
 use serde_json::Value;
 
 use super::{ApiError, Aws, LogGroupPage};
-use crate::filter::SubscriptionFilter;
+use crate::account_policy::AccountPolicy;
+use crate::filter::{SubscriptionFilter, regex_terms};
 use crate::group::{ListedGroup, Tags};
 use crate::names::LogGroupName;
 
@@ -56,6 +57,10 @@ pub enum Call {
     DescribeLogGroups {
         prefix: Option<String>,
     },
+    DescribeAccountPolicies,
+    DescribeMetricFilters {
+        group: String,
+    },
     /// An answer PUT to CloudFormation's response URL.
     AnswerCloudFormation {
         host: String,
@@ -67,7 +72,7 @@ impl Call {
     /// The call's short name, as failures are injected ([`FakeAws::fail_nth`]) and sequences
     /// asserted: `describe`, `put NAME`, `delete NAME`, `get NAME`, `put-parameter NAME`,
     /// `invoke`, `reserve-concurrency`, `describe-stacks`, `list-tags`, `describe-log-groups`,
-    /// `answer`.
+    /// `describe-account-policies`, `describe-metric-filters`, `answer`.
     pub fn key(&self) -> String {
         match self {
             Self::Describe { .. } => "describe".into(),
@@ -80,6 +85,8 @@ impl Call {
             Self::DescribeStacks { .. } => "describe-stacks".into(),
             Self::ListTags { .. } => "list-tags".into(),
             Self::DescribeLogGroups { .. } => "describe-log-groups".into(),
+            Self::DescribeAccountPolicies => "describe-account-policies".into(),
+            Self::DescribeMetricFilters { .. } => "describe-metric-filters".into(),
             Self::AnswerCloudFormation { .. } => "answer".into(),
         }
     }
@@ -108,6 +115,10 @@ pub struct FakeAws {
     /// Tags a group takes when a filter is deleted from it: another environment's tag change
     /// landing while this one writes.
     retag_on_delete: Mutex<HashMap<String, Tags>>,
+    /// The account's subscription filter policies.
+    policies: Mutex<Vec<AccountPolicy>>,
+    /// Group name to its metric filters' patterns.
+    metric_patterns: Mutex<HashMap<String, Vec<String>>>,
 }
 
 impl FakeAws {
@@ -161,6 +172,19 @@ impl FakeAws {
             tags.iter()
                 .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
                 .collect(),
+        );
+    }
+
+    pub fn add_policy(&self, policy: AccountPolicy) {
+        self.policies.lock().expect("not poisoned").push(policy);
+    }
+
+    /// Gives the group metric filters with these patterns (they count towards its five
+    /// regular expressions).
+    pub fn set_metric_patterns(&self, group: &str, patterns: &[&str]) {
+        self.metric_patterns.lock().expect("not poisoned").insert(
+            group.into(),
+            patterns.iter().map(|p| (*p).to_owned()).collect(),
         );
     }
 
@@ -266,6 +290,24 @@ impl Aws for FakeAws {
         let filters = groups
             .get_mut(group.as_str())
             .ok_or_else(|| ApiError::NotFound("no group".into()))?;
+        let metric_terms: usize = self
+            .metric_patterns
+            .lock()
+            .expect("not poisoned")
+            .get(group.as_str())
+            .map_or(0, |p| p.iter().map(|p| regex_terms(p)).sum());
+        let other_terms: usize = filters
+            .iter()
+            .filter(|f| f.name != filter.name)
+            .map(|f| regex_terms(&f.filter_pattern))
+            .sum();
+        if regex_terms(&filter.filter_pattern) > 0
+            && metric_terms + other_terms + regex_terms(&filter.filter_pattern) > 5
+        {
+            return Err(ApiError::LimitExceeded(
+                "The log group has reached its quota of regular expressions.".into(),
+            ));
+        }
         if let Some(existing) = filters.iter_mut().find(|f| f.name == filter.name) {
             // AWS keeps criteria a put leaves out; an empty string clears them.
             let criteria = match filter.field_selection_criteria.as_deref() {
@@ -278,7 +320,7 @@ impl Aws for FakeAws {
                 ..filter.clone()
             };
         } else if filters.len() >= self.limit {
-            return Err(ApiError::GroupFull("Resource limit exceeded.".into()));
+            return Err(ApiError::LimitExceeded("Resource limit exceeded.".into()));
         } else {
             filters.push(filter.clone());
         }
@@ -435,6 +477,24 @@ impl Aws for FakeAws {
             groups: page,
             next_token,
         })
+    }
+
+    async fn subscription_policies(&self) -> Result<Vec<AccountPolicy>, ApiError> {
+        self.record(Call::DescribeAccountPolicies)?;
+        Ok(self.policies.lock().expect("not poisoned").clone())
+    }
+
+    async fn metric_filter_patterns(&self, group: &LogGroupName) -> Result<Vec<String>, ApiError> {
+        self.record(Call::DescribeMetricFilters {
+            group: group.to_string(),
+        })?;
+        Ok(self
+            .metric_patterns
+            .lock()
+            .expect("not poisoned")
+            .get(group.as_str())
+            .cloned()
+            .unwrap_or_default())
     }
 
     async fn answer_cloudformation(

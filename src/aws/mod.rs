@@ -18,6 +18,7 @@ use hyper::Uri;
 
 use thiserror::Error;
 
+use crate::account_policy::AccountPolicy;
 use crate::filter::SubscriptionFilter;
 use crate::group::{ListedGroup, Tags};
 use crate::names::LogGroupName;
@@ -28,9 +29,11 @@ pub enum ApiError {
     /// `ResourceNotFoundException`: the log group (or the filter) is gone.
     #[error("not found: {0}")]
     NotFound(String),
-    /// `LimitExceededException` on a put: the group holds as many filters as it may.
-    #[error("the log group has no free subscription filter slot: {0}")]
-    GroupFull(String),
+    /// `LimitExceededException` on a put: a quota of the group's is used up, either its
+    /// subscription filter slots or its five regular expressions (AWS answers both alike; the
+    /// writer tells them apart from what the group holds).
+    #[error("a quota of the log group is used up: {0}")]
+    LimitExceeded(String),
     /// `AccessDeniedException`: IAM, or the destination's access policy, refuses this account.
     #[error("access denied: {0}")]
     AccessDenied(String),
@@ -130,6 +133,20 @@ pub trait Aws: Send + Sync {
         body: &serde_json::Value,
         timeout: Duration,
     ) -> impl Future<Output = Result<(), ApiError>> + Send;
+
+    /// The account's subscription filter policies (DescribeAccountPolicies, type
+    /// `SUBSCRIPTION_FILTER_POLICY`, every page); a policy whose document or criteria cannot be
+    /// read is left out, with a warning.
+    fn subscription_policies(
+        &self,
+    ) -> impl Future<Output = Result<Vec<AccountPolicy>, ApiError>> + Send;
+
+    /// The filter patterns of the group's metric filters (DescribeMetricFilters, every page): with
+    /// its subscription filters', what its regular-expression quota counts.
+    fn metric_filter_patterns(
+        &self,
+        group: &LogGroupName,
+    ) -> impl Future<Output = Result<Vec<String>, ApiError>> + Send;
 
     /// Throttled answers retried so far, for the metrics line (an adapter that counts none says 0).
     fn throttled(&self) -> u64 {

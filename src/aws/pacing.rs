@@ -1,7 +1,8 @@
 //! Pacing under CloudWatch Logs' per-account quotas: a token bucket per API, so a long run stays
 //! under the ceiling instead of bouncing off it. PutSubscriptionFilter, DeleteSubscriptionFilter and
 //! DescribeSubscriptionFilters allow 5 requests/s each (not adjustable), DescribeLogGroups 10/s,
-//! ListTagsForResource 5/s of its own. Every attempt takes a token, retries included.
+//! ListTagsForResource 5/s of its own, and the two rare reads (DescribeAccountPolicies,
+//! DescribeMetricFilters) are paced as the others. Every attempt takes a token, retries included.
 
 use std::num::NonZeroU32;
 use std::time::Duration;
@@ -25,6 +26,10 @@ pub enum Api {
     DeleteSubscriptionFilter,
     DescribeLogGroups,
     ListTagsForResource,
+    /// Once per sweep, backfill or execution environment.
+    DescribeAccountPolicies,
+    /// Only when a put meets a quota and our pattern holds a regular expression.
+    DescribeMetricFilters,
 }
 
 /// One token bucket per API.
@@ -35,6 +40,8 @@ pub struct Pacing {
     delete: DefaultDirectRateLimiter,
     describe_groups: DefaultDirectRateLimiter,
     list_tags: DefaultDirectRateLimiter,
+    account_policies: DefaultDirectRateLimiter,
+    metric_filters: DefaultDirectRateLimiter,
 }
 
 impl Pacing {
@@ -48,6 +55,8 @@ impl Pacing {
             delete: bucket(rate),
             describe_groups: bucket((rate * 2.0).min(DESCRIBE_LOG_GROUPS_QUOTA.max(rate))),
             list_tags: bucket(rate),
+            account_policies: bucket(rate),
+            metric_filters: bucket(rate),
         }
     }
 
@@ -59,6 +68,8 @@ impl Pacing {
             Api::DeleteSubscriptionFilter => &self.delete,
             Api::DescribeLogGroups => &self.describe_groups,
             Api::ListTagsForResource => &self.list_tags,
+            Api::DescribeAccountPolicies => &self.account_policies,
+            Api::DescribeMetricFilters => &self.metric_filters,
         };
         bucket.until_ready().await;
     }

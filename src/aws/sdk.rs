@@ -13,7 +13,7 @@ use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use aws_sdk_cloudwatchlogs::error::{ProvideErrorMetadata, SdkError};
-use aws_sdk_cloudwatchlogs::types::Distribution;
+use aws_sdk_cloudwatchlogs::types::{Distribution, PolicyType};
 use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
 use aws_smithy_types::error::display::DisplayErrorContext;
 use aws_smithy_types::retry::RetryConfig;
@@ -28,6 +28,7 @@ use hyper_util::rt::TokioExecutor;
 use super::pacing::{Api, Pacing};
 use super::retry::RetryPolicy;
 use super::{ApiError, Aws, LogGroupPage};
+use crate::account_policy::AccountPolicy;
 use crate::filter::SubscriptionFilter;
 use crate::group::{ListedGroup, Tags};
 use crate::names::LogGroupName;
@@ -521,6 +522,65 @@ impl Aws for SdkAws {
             .unwrap_or_default())
     }
 
+    async fn subscription_policies(&self) -> Result<Vec<AccountPolicy>, ApiError> {
+        let mut policies = Vec::new();
+        let mut next_token: Option<String> = None;
+        loop {
+            let output = self
+                .retrying(Some(Api::DescribeAccountPolicies), || {
+                    self.logs
+                        .describe_account_policies()
+                        .policy_type(PolicyType::SubscriptionFilterPolicy)
+                        .set_next_token(next_token.clone())
+                        .send()
+                })
+                .await?;
+            for policy in output.account_policies() {
+                let name = policy.policy_name().unwrap_or_default();
+                match AccountPolicy::parse(
+                    name,
+                    policy.policy_document().unwrap_or_default(),
+                    policy.selection_criteria(),
+                ) {
+                    Ok(policy) => policies.push(policy),
+                    Err(why) => {
+                        tracing::warn!(policy = name, error = %why, "account policy not read")
+                    }
+                }
+            }
+            match output.next_token() {
+                Some(token) if !token.is_empty() => next_token = Some(token.to_owned()),
+                _ => return Ok(policies),
+            }
+        }
+    }
+
+    async fn metric_filter_patterns(&self, group: &LogGroupName) -> Result<Vec<String>, ApiError> {
+        let mut patterns = Vec::new();
+        let mut next_token: Option<String> = None;
+        loop {
+            let output = self
+                .retrying(Some(Api::DescribeMetricFilters), || {
+                    self.logs
+                        .describe_metric_filters()
+                        .log_group_name(group.as_str())
+                        .set_next_token(next_token.clone())
+                        .send()
+                })
+                .await?;
+            patterns.extend(
+                output
+                    .metric_filters()
+                    .iter()
+                    .map(|f| f.filter_pattern().unwrap_or_default().to_owned()),
+            );
+            match output.next_token() {
+                Some(token) if !token.is_empty() => next_token = Some(token.to_owned()),
+                _ => return Ok(patterns),
+            }
+        }
+    }
+
     async fn describe_log_groups(
         &self,
         prefix: Option<&str>,
@@ -669,7 +729,7 @@ where
             throttled: false,
             detail: format!("{code}: {message}"),
         },
-        "LimitExceededException" => Class::Final(ApiError::GroupFull(message)),
+        "LimitExceededException" => Class::Final(ApiError::LimitExceeded(message)),
         "ResourceNotFoundException" => Class::Final(ApiError::NotFound(message)),
         "AccessDeniedException" | "AccessDenied" => Class::Final(ApiError::AccessDenied(message)),
         "InvalidParameterException"

@@ -75,6 +75,7 @@ impl InvocationMetrics {
             ("Skipped", outcomes.skipped),
             ("Failed", outcomes.failed),
             ("NotChecked", outcomes.not_checked),
+            ("CoveredByAccountPolicy", outcomes.covered),
             ("ThrottledRetries", self.throttled_retries),
             ("SweepsStopped", self.sweeps_stopped),
             ("RepairsStopped", u64::from(self.repairs_stopped.is_some())),

@@ -284,6 +284,7 @@ fn log_counts(message: &str, kind: SweepKind, counts: &Tally) {
         skipped = counts.skipped,
         failed = counts.failed,
         not_checked = counts.not_checked,
+        covered = counts.covered,
         "{message}"
     );
 }

@@ -122,7 +122,7 @@ async fn retries_run_out() {
 }
 
 #[tokio::test]
-async fn limit_exceeded_on_put_is_group_full_at_once() {
+async fn limit_exceeded_on_put_is_final_at_once() {
     let rule = mock!(Logs::put_subscription_filter).then_error(|| {
         PutSubscriptionFilterError::LimitExceededException(
             LimitExceededException::builder()
@@ -136,7 +136,10 @@ async fn limit_exceeded_on_put_is_group_full_at_once() {
         .put_subscription_filter(&group(), &ours())
         .await
         .expect_err("full");
-    assert_eq!(err, ApiError::GroupFull("Resource limit exceeded.".into()));
+    assert_eq!(
+        err,
+        ApiError::LimitExceeded("Resource limit exceeded.".into())
+    );
     assert_eq!(rule.num_calls(), 1, "not retried as throttling");
 }
 
@@ -351,4 +354,46 @@ async fn list_tags_maps_the_tags_and_retries_throttling() {
         aws.list_tags(ARN).await,
         Err(ApiError::NotFound(_))
     ));
+}
+
+/// Every page of the account's subscription filter policies, read into our type; a policy whose
+/// criteria are not `LogGroupName NOT IN [...]` left out (its reach is not known).
+#[tokio::test]
+async fn subscription_policies_read_every_page() {
+    use aws_sdk_cloudwatchlogs::operation::describe_account_policies::DescribeAccountPoliciesOutput;
+    use aws_sdk_cloudwatchlogs::types::{AccountPolicy, PolicyType};
+    let policy = |name: &str, criteria: Option<&str>| {
+        AccountPolicy::builder()
+            .policy_name(name)
+            .policy_type(PolicyType::SubscriptionFilterPolicy)
+            .policy_document(
+                r#"{"DestinationArn":"arn:aws:logs:us-east-1:999999999999:destination:central"}"#,
+            )
+            .set_selection_criteria(criteria.map(str::to_owned))
+            .build()
+    };
+    let first = mock!(Logs::describe_account_policies)
+        .match_requests(|r| {
+            r.policy_type() == Some(&PolicyType::SubscriptionFilterPolicy)
+                && r.next_token().is_none()
+        })
+        .then_output(move || {
+            DescribeAccountPoliciesOutput::builder()
+                .account_policies(policy("org-wide", Some(r#"LogGroupName NOT IN ["/a"]"#)))
+                .next_token("page-2")
+                .build()
+        });
+    let second = mock!(Logs::describe_account_policies)
+        .match_requests(|r| r.next_token() == Some("page-2"))
+        .then_output(move || {
+            DescribeAccountPoliciesOutput::builder()
+                .account_policies(policy("odd", Some("LogGroupNamePrefix IN [\"/x\"]")))
+                .build()
+        });
+    let aws = adapter(&[&first, &second], &[]);
+    let policies = aws.subscription_policies().await.expect("read");
+    let names: Vec<_> = policies.iter().map(|p| p.name.as_str()).collect();
+    assert_eq!(names, ["org-wide"]);
+    assert_eq!(policies[0].excluded, ["/a"]);
+    assert_eq!((first.num_calls(), second.num_calls()), (1, 1));
 }

@@ -13,6 +13,8 @@ mod adapter;
 mod backfill;
 /// Configuration: errors that say what to fix, init failures, the SDK's endpoint variables.
 mod config;
+/// What else shares a group's subscriptions: account-level policies, the regex quota.
+mod neighbours;
 /// A new log group's event: answers, calls, end states, log lines and metrics. If you're adding
 /// something the function does with an event, the test probably goes here.
 mod new_group;

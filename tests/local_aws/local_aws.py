@@ -12,7 +12,11 @@ Added to moto's CloudWatch Logs (CONTRIBUTING.md, "The local AWS"):
   `emitSystemFields`, are stored and described, and a put that leaves one out keeps the value the
   filter had, as AWS does (an empty `fieldSelectionCriteria` or `emitSystemFields` clears it);
 - a destination in another Region, a malformed destination ARN, or a group of a class other than
-  STANDARD is an InvalidParameterException (moto answers HTTP 500 or accepts it).
+  STANDARD is an InvalidParameterException (moto answers HTTP 500 or accepts it);
+- the quotas on regular expressions in filter patterns: two per pattern, five per log group over
+  its metric and subscription filters (answered as a full group is: LimitExceededException);
+- account-level subscription filter policies: PutAccountPolicy, DescribeAccountPolicies,
+  DeleteAccountPolicy (type SUBSCRIPTION_FILTER_POLICY; stored, not delivered).
 Added to moto's EventBridge: TestEventPattern, with moto's own rule matcher (moto only stubs it).
 
 Added around moto, as WSGI middleware:
@@ -75,6 +79,7 @@ AWS_QUOTAS = {
     "DescribeSubscriptionFilters": 5,
     "DescribeLogGroups": 10,
     "ListTagsForResource": 5,
+    "DescribeMetricFilters": 5,
 }
 
 
@@ -139,6 +144,7 @@ def patch_moto():
 
     # A put of an existing name updates in place, whatever the group holds.
     def group_put(self, filter_name, filter_pattern, destination_arn, role_arn, distribution=None, newer=None):
+        check_regex_quota(self, filter_name, filter_pattern or "")
         existing = self.subscription_filters.get(filter_name)
         if existing is not None:
             existing.update(filter_pattern, destination_arn, role_arn, distribution, newer)
@@ -156,6 +162,88 @@ def patch_moto():
         )
 
     models.LogGroup.put_subscription_filter = group_put
+
+    # The quotas on regular expressions in filter patterns (PutSubscriptionFilter's and
+    # PutMetricFilter's API reference): two in one pattern, an InvalidParameterException; five per
+    # log group over its metric and subscription filters, answered as a full group is
+    # (LimitExceededException, "Resource limit exceeded."): only what the group holds tells them
+    # apart.
+    def check_regex_quota(group, filter_name, filter_pattern):
+        adds = regex_terms(filter_pattern)
+        if adds == 0:
+            return
+        if adds > 2:
+            raise InvalidParameterException("A filter pattern can hold at most two regular expressions.")
+        backend = models.logs_backends[group.account_id][group.region]
+        metric = backend.filters.get_matching_filters(None, group.name, None, None)
+        held = sum(regex_terms(f.get("filterPattern") or "") for f in metric)
+        held += sum(
+            regex_terms(f.filter_pattern or "")
+            for name, f in group.subscription_filters.items()
+            if name != filter_name
+        )
+        if held + adds > 5:
+            raise LimitExceededException()
+
+    # Account-level subscription filter policies (moto 5.2.1 has no account policies):
+    # PutAccountPolicy, DescribeAccountPolicies and DeleteAccountPolicy, for the type
+    # SUBSCRIPTION_FILTER_POLICY, validated as AWS documents it (a DestinationArn in the document;
+    # selection criteria only `LogGroupName NOT IN [...]`). Stored, not delivered.
+    def account_policies(backend):
+        if not hasattr(backend, "account_policies_here"):
+            backend.account_policies_here = {}
+        return backend.account_policies_here
+
+    def put_account_policy(self):
+        name = self._get_param("policyName")
+        policy_type = self._get_param("policyType")
+        document = self._get_param("policyDocument")
+        criteria = self._get_param("selectionCriteria")
+        if policy_type != "SUBSCRIPTION_FILTER_POLICY":
+            raise InvalidParameterException(f"policyType {policy_type} is not served by the local AWS")
+        if not name or name.startswith("aws/"):
+            raise InvalidParameterException("policyName is required and cannot start with aws/")
+        try:
+            has_destination = isinstance(json.loads(document)["DestinationArn"], str)
+        except (TypeError, ValueError, KeyError):
+            has_destination = False
+        if not has_destination:
+            raise InvalidParameterException("The policy document must hold a DestinationArn.")
+        if criteria and not re.fullmatch(r"\s*LogGroupName\s+NOT\s+IN\s+\[.*\]\s*", criteria, re.S):
+            raise InvalidParameterException("selectionCriteria must be LogGroupName NOT IN []")
+        policy = {
+            "policyName": name,
+            "policyDocument": document,
+            "policyType": policy_type,
+            "scope": self._get_param("scope") or "ALL",
+            "lastUpdatedTime": int(time.time() * 1000),
+            "accountId": self.current_account,
+        }
+        if criteria:
+            policy["selectionCriteria"] = criteria
+        account_policies(self.logs_backend)[name] = policy
+        return json.dumps({"accountPolicy": policy})
+
+    def describe_account_policies(self):
+        policy_type = self._get_param("policyType")
+        if not policy_type:
+            raise InvalidParameterException("policyType is required")
+        policies = [
+            p
+            for p in account_policies(self.logs_backend).values()
+            if p["policyType"] == policy_type
+            and p["policyName"] == (self._get_param("policyName") or p["policyName"])
+        ]
+        return json.dumps({"accountPolicies": policies})
+
+    def delete_account_policy(self):
+        if account_policies(self.logs_backend).pop(self._get_param("policyName"), None) is None:
+            raise ResourceNotFoundException("The specified policy does not exist.")
+        return ""
+
+    responses.LogsResponse.put_account_policy = put_account_policy
+    responses.LogsResponse.describe_account_policies = describe_account_policies
+    responses.LogsResponse.delete_account_policy = delete_account_policy
 
     # Log group classes.
     original_describe_dict = models.LogGroup.to_describe_dict
@@ -285,6 +373,26 @@ def patch_moto():
         return json.dumps({"Result": pattern.matches_event(event)})
 
     events_responses.EventsHandler.test_event_pattern = test_event_pattern
+
+
+def regex_terms(pattern):
+    """How many regular expressions a filter pattern holds: each is enclosed in % signs, outside
+    a quoted term (AWS's filter pattern syntax)."""
+    quoted = opened = False
+    terms = 0
+    escaped = False
+    for c in pattern:
+        if escaped:
+            escaped = False
+        elif c == "\\":
+            escaped = True
+        elif c == '"' and not opened:
+            quoted = not quoted
+        elif c == "%" and not quoted:
+            if opened:
+                terms += 1
+            opened = not opened
+    return terms
 
 
 def policy_allows(policy_text, account):

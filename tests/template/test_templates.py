@@ -216,6 +216,11 @@ def as_list(value):
 
 
 READ_ONLY = ("Describe", "Get", "List")
+# The reads that name no resource (the Service Authorization Reference gives them none), the only
+# actions allowed on Resource "*", each in its own statement.
+ON_ANY_RESOURCE = {
+    "ReadTheAccountPolicy": {"logs:DescribeAccountPolicies", "logs:DescribeSubscriptionFilters"},
+}
 
 
 def check_least_privilege(template):
@@ -236,6 +241,9 @@ def check_least_privilege(template):
                 writes = [a for a in actions if not a.split(":")[1].startswith(READ_ONLY)]
                 if writes:
                     assert "*" not in as_list(statement["Resource"]), f"{name}: {writes} on Resource *"
+                if "*" in as_list(statement["Resource"]):
+                    allowed = ON_ANY_RESOURCE.get(statement.get("Sid"), set())
+                    assert set(actions) <= allowed, f"{name}: {actions} on Resource * (only {allowed})"
 
 
 def test_least_privilege_in_both_stacks(expanded):
@@ -247,6 +255,12 @@ def test_least_privilege_check_can_fail():
     template = load(SENDER)
     role = template["Resources"]["FunctionRole"]["Properties"]["Policies"][0]["PolicyDocument"]
     role["Statement"].append({"Effect": "Allow", "Action": "logs:*", "Resource": "*"})
+    with pytest.raises(AssertionError):
+        check_least_privilege(template)
+    # A read is no exception: only the reads that name no resource may go on "*".
+    template = load(SENDER)
+    role = template["Resources"]["FunctionRole"]["Properties"]["Policies"][0]["PolicyDocument"]
+    role["Statement"].append({"Effect": "Allow", "Action": "ssm:GetParameter", "Resource": "*"})
     with pytest.raises(AssertionError):
         check_least_privilege(template)
 
@@ -281,7 +295,10 @@ def test_function_role_is_exactly_what_it_needs(expanded):
         "iam:PassRole",
         "cloudformation:DescribeStacks",
         "lambda:PutFunctionConcurrency",
+        "logs:DescribeMetricFilters",
+        "logs:DescribeAccountPolicies",
     }
+    assert granted["logs:DescribeAccountPolicies"] == [("*", [])], "names no resource"
     assert granted["cloudformation:DescribeStacks"] == [({"Ref": "AWS::StackId"}, [])], "its own stack only"
     assert granted["lambda:PutFunctionConcurrency"] == [
         ({"Fn::GetAtt": [role_name.replace("Role", ""), "Arn"]}, ["ReserveWhereAffordable"])
@@ -290,11 +307,12 @@ def test_function_role_is_exactly_what_it_needs(expanded):
     assert granted["lambda:InvokeFunction"] == [({"Fn::GetAtt": [role_name.replace("Role", ""), "Arn"]}, [])], "itself only"
     for action in (
         "logs:DescribeLogGroups",
-        "logs:DescribeSubscriptionFilters",
         "logs:DeleteSubscriptionFilter",
         "logs:ListTagsForResource",
+        "logs:DescribeMetricFilters",
     ):
         assert granted[action] == [(this_accounts_groups, [])], action
+    assert granted["logs:DescribeSubscriptionFilters"] == [(this_accounts_groups, []), ("*", [])]
     put = granted["logs:PutSubscriptionFilter"]
     assert (this_accounts_groups, []) in put and len(put) == 2
     # Without a DestinationArn, only the destinations of DestinationAccountId, never of any account.

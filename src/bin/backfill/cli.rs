@@ -259,6 +259,13 @@ fn print_text(summary: &Summary, args: &Args, throttled: u64) {
     ] {
         println!("  {label:<12} {count}");
     }
+    if summary.counts.covered > 0 {
+        let label = OutcomeLabel::Covered;
+        println!(
+            "  {label:<12} {} (an account-level subscription policy ships them already)",
+            summary.counts.covered
+        );
+    }
     if args.created_within.is_some() {
         let label = OutcomeLabel::NotChecked;
         println!(
