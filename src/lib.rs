@@ -6,6 +6,7 @@
 //! - [`names`], [`outcome`], [`filter`], [`group`], [`account_policy`], [`cloudformation`]: the
 //!   shared vocabulary (log group names and ARNs, what became of a group, filters, a log group and
 //!   its tags, the account-level subscription policy, CloudFormation's request and answer);
+//! - [`trail`]: CloudTrail's record of a call (an event's, or the event history's);
 //! - [`selection`], [`plan`]: which groups by name and tag, and the ordered writes for one group;
 //! - [`aws`]: the narrow port over the AWS calls, its SDK adapter, retries and pacing;
 //! - [`settings`]: the configuration, checked once where it enters;
@@ -49,3 +50,4 @@ pub(crate) mod selection;
 pub mod settings;
 pub(crate) mod stack;
 pub mod sweep;
+pub mod trail;

@@ -9,7 +9,7 @@ use std::time::Duration;
 use hyper::Uri;
 use serde_json::Value;
 
-use super::{ApiError, Aws, LogGroupPage};
+use super::{ApiError, Aws, LogGroupPage, TrailEvent, TrailPage};
 use crate::account_policy::AccountPolicy;
 use crate::filter::{SubscriptionFilter, regex_terms};
 use crate::group::{ListedGroup, Tags};
@@ -58,6 +58,9 @@ pub enum Call {
         prefix: Option<String>,
     },
     DescribeAccountPolicies,
+    LookupEvents {
+        event_name: String,
+    },
     DescribeMetricFilters {
         group: String,
     },
@@ -72,7 +75,7 @@ impl Call {
     /// The call's short name, as failures are injected ([`FakeAws::fail_nth`]) and sequences
     /// asserted: `describe`, `put NAME`, `delete NAME`, `get NAME`, `put-parameter NAME`,
     /// `invoke`, `reserve-concurrency`, `describe-stacks`, `list-tags`, `describe-log-groups`,
-    /// `describe-account-policies`, `describe-metric-filters`, `answer`.
+    /// `describe-account-policies`, `lookup-events`, `describe-metric-filters`, `answer`.
     pub fn key(&self) -> String {
         match self {
             Self::Describe { .. } => "describe".into(),
@@ -86,6 +89,7 @@ impl Call {
             Self::ListTags { .. } => "list-tags".into(),
             Self::DescribeLogGroups { .. } => "describe-log-groups".into(),
             Self::DescribeAccountPolicies => "describe-account-policies".into(),
+            Self::LookupEvents { .. } => "lookup-events".into(),
             Self::DescribeMetricFilters { .. } => "describe-metric-filters".into(),
             Self::AnswerCloudFormation { .. } => "answer".into(),
         }
@@ -119,6 +123,8 @@ pub struct FakeAws {
     policies: Mutex<Vec<AccountPolicy>>,
     /// Group name to its metric filters' patterns.
     metric_patterns: Mutex<HashMap<String, Vec<String>>>,
+    /// CloudTrail's event history: (event name, event), oldest first.
+    history: Mutex<Vec<(String, TrailEvent)>>,
 }
 
 impl FakeAws {
@@ -186,6 +192,14 @@ impl FakeAws {
             group.into(),
             patterns.iter().map(|p| (*p).to_owned()).collect(),
         );
+    }
+
+    /// Records a call in the event history, as CloudTrail would.
+    pub fn add_trail_event(&self, event_name: &str, event: TrailEvent) {
+        self.history
+            .lock()
+            .expect("not poisoned")
+            .push((event_name.into(), event));
     }
 
     pub fn set_stack_status(&self, stack_id: &str, status: &str) {
@@ -495,6 +509,33 @@ impl Aws for FakeAws {
             .get(group.as_str())
             .cloned()
             .unwrap_or_default())
+    }
+
+    /// Two events a page, newest first, as LookupEvents answers (AWS's pages hold up to 50).
+    async fn lookup_events(
+        &self,
+        event_name: &str,
+        start_ms: u64,
+        end_ms: u64,
+        next_token: Option<String>,
+    ) -> Result<TrailPage, ApiError> {
+        self.record(Call::LookupEvents {
+            event_name: event_name.into(),
+        })?;
+        let history = self.history.lock().expect("not poisoned");
+        let matching: Vec<TrailEvent> = history
+            .iter()
+            .rev()
+            .filter(|(name, e)| name == event_name && (start_ms..=end_ms).contains(&e.time_ms))
+            .map(|(_, e)| e.clone())
+            .collect();
+        let from: usize = next_token.and_then(|t| t.parse().ok()).unwrap_or(0);
+        let events: Vec<TrailEvent> = matching.iter().skip(from).take(2).cloned().collect();
+        let next = from + events.len();
+        Ok(TrailPage {
+            events,
+            next_token: (next < matching.len()).then(|| next.to_string()),
+        })
     }
 
     async fn answer_cloudformation(

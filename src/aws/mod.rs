@@ -66,6 +66,22 @@ pub struct LogGroupPage {
     pub next_token: Option<String>,
 }
 
+/// One event of CloudTrail's event history (LookupEvents).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TrailEvent {
+    /// `EventTime`, epoch milliseconds.
+    pub time_ms: u64,
+    /// `CloudTrailEvent`: the record, JSON text.
+    pub record: String,
+}
+
+/// One page of LookupEvents.
+#[derive(Debug, Clone, Default)]
+pub struct TrailPage {
+    pub events: Vec<TrailEvent>,
+    pub next_token: Option<String>,
+}
+
 /// The AWS calls this crate makes, and nothing else.
 pub trait Aws: Send + Sync {
     fn describe_subscription_filters(
@@ -147,6 +163,17 @@ pub trait Aws: Send + Sync {
         &self,
         group: &LogGroupName,
     ) -> impl Future<Output = Result<Vec<String>, ApiError>> + Send;
+
+    /// One page of CloudTrail's event history (LookupEvents): the calls named `event_name`
+    /// (lookup attribute `EventName`) made from `start_ms` to `end_ms` (epoch milliseconds),
+    /// newest first, up to 50.
+    fn lookup_events(
+        &self,
+        event_name: &str,
+        start_ms: u64,
+        end_ms: u64,
+        next_token: Option<String>,
+    ) -> impl Future<Output = Result<TrailPage, ApiError>> + Send;
 
     /// Throttled answers retried so far, for the metrics line (an adapter that counts none says 0).
     fn throttled(&self) -> u64 {

@@ -18,6 +18,10 @@ pub const FUNCTION_API_RATE: f64 = 3.0;
 /// AWS's quota for DescribeLogGroups.
 pub const DESCRIBE_LOG_GROUPS_QUOTA: f64 = 10.0;
 
+/// CloudTrail LookupEvents' quota is 2 requests/s per account and Region, shared with every SIEM
+/// poller of the account: a catch-up takes half.
+pub const LOOKUP_EVENTS_RATE: f64 = 1.0;
+
 /// The APIs that are paced.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Api {
@@ -30,6 +34,8 @@ pub enum Api {
     DescribeAccountPolicies,
     /// Only when a put meets a quota and our pattern holds a regular expression.
     DescribeMetricFilters,
+    /// CloudTrail's event history, for a catch-up sweep.
+    LookupEvents,
 }
 
 /// One token bucket per API.
@@ -42,6 +48,7 @@ pub struct Pacing {
     list_tags: DefaultDirectRateLimiter,
     account_policies: DefaultDirectRateLimiter,
     metric_filters: DefaultDirectRateLimiter,
+    lookup_events: DefaultDirectRateLimiter,
 }
 
 impl Pacing {
@@ -57,6 +64,7 @@ impl Pacing {
             list_tags: bucket(rate),
             account_policies: bucket(rate),
             metric_filters: bucket(rate),
+            lookup_events: bucket(rate.min(LOOKUP_EVENTS_RATE)),
         }
     }
 
@@ -70,6 +78,7 @@ impl Pacing {
             Api::ListTagsForResource => &self.list_tags,
             Api::DescribeAccountPolicies => &self.account_policies,
             Api::DescribeMetricFilters => &self.metric_filters,
+            Api::LookupEvents => &self.lookup_events,
         };
         bucket.until_ready().await;
     }

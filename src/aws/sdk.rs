@@ -1,5 +1,5 @@
 //! [`Aws`] over the AWS SDK (CloudWatch Logs, SSM, Lambda for a sweep's continuation,
-//! CloudFormation for the stack's status) and one HTTPS client for CloudFormation's answers: the
+//! CloudFormation for the stack's status, CloudTrail's event history for a catch-up) and one HTTPS client for CloudFormation's answers: the
 //! only module that sees SDK types and SDK errors.
 //!
 //! The SDK's own retries are turned off and this adapter retries instead, because the SDK's default
@@ -27,7 +27,7 @@ use hyper_util::rt::TokioExecutor;
 
 use super::pacing::{Api, Pacing};
 use super::retry::RetryPolicy;
-use super::{ApiError, Aws, LogGroupPage};
+use super::{ApiError, Aws, LogGroupPage, TrailEvent, TrailPage};
 use crate::account_policy::AccountPolicy;
 use crate::filter::SubscriptionFilter;
 use crate::group::{ListedGroup, Tags};
@@ -51,6 +51,7 @@ pub struct SdkAws {
     ssm: aws_sdk_ssm::Client,
     lambda: Arc<Later<aws_sdk_lambda::Client>>,
     cloudformation: Arc<Later<aws_sdk_cloudformation::Client>>,
+    cloudtrail: Arc<Later<aws_sdk_cloudtrail::Client>>,
     retry: RetryPolicy,
     stats: Arc<CallStats>,
     pacing: Option<Arc<Pacing>>,
@@ -218,6 +219,7 @@ impl SdkAws {
             aws_sdk_ssm::Client::from_conf(ssm),
             Later::from(config),
             Later::from(config),
+            Later::from(config),
             retry,
         )
     }
@@ -228,6 +230,7 @@ impl SdkAws {
         ssm: aws_sdk_ssm::Client,
         lambda: aws_sdk_lambda::Client,
         cloudformation: aws_sdk_cloudformation::Client,
+        cloudtrail: aws_sdk_cloudtrail::Client,
         retry: RetryPolicy,
     ) -> Self {
         let logs = aws_sdk_cloudwatchlogs::Client::from_conf(
@@ -256,11 +259,19 @@ impl SdkAws {
                 .retry_config(RetryConfig::disabled())
                 .build(),
         );
+        let cloudtrail = aws_sdk_cloudtrail::Client::from_conf(
+            cloudtrail
+                .config()
+                .to_builder()
+                .retry_config(RetryConfig::disabled())
+                .build(),
+        );
         Self::assembled(
             logs,
             ssm,
             Later::ready(lambda),
             Later::ready(cloudformation),
+            Later::ready(cloudtrail),
             retry,
         )
     }
@@ -270,6 +281,7 @@ impl SdkAws {
         ssm: aws_sdk_ssm::Client,
         lambda: Later<aws_sdk_lambda::Client>,
         cloudformation: Later<aws_sdk_cloudformation::Client>,
+        cloudtrail: Later<aws_sdk_cloudtrail::Client>,
         retry: RetryPolicy,
     ) -> Self {
         Self {
@@ -277,6 +289,7 @@ impl SdkAws {
             ssm,
             lambda: Arc::new(lambda),
             cloudformation: Arc::new(cloudformation),
+            cloudtrail: Arc::new(cloudtrail),
             retry,
             stats: Arc::default(),
             pacing: None,
@@ -317,6 +330,16 @@ impl SdkAws {
         self.cloudformation.get(|config| {
             aws_sdk_cloudformation::Client::from_conf(
                 aws_sdk_cloudformation::config::Builder::from(config)
+                    .retry_config(RetryConfig::disabled())
+                    .build(),
+            )
+        })
+    }
+
+    fn cloudtrail(&self) -> &aws_sdk_cloudtrail::Client {
+        self.cloudtrail.get(|config| {
+            aws_sdk_cloudtrail::Client::from_conf(
+                aws_sdk_cloudtrail::config::Builder::from(config)
                     .retry_config(RetryConfig::disabled())
                     .build(),
             )
@@ -581,6 +604,55 @@ impl Aws for SdkAws {
         }
     }
 
+    async fn lookup_events(
+        &self,
+        event_name: &str,
+        start_ms: u64,
+        end_ms: u64,
+        next_token: Option<String>,
+    ) -> Result<TrailPage, ApiError> {
+        use aws_sdk_cloudtrail::types::{LookupAttribute, LookupAttributeKey};
+        use aws_smithy_types::DateTime;
+        let attribute = LookupAttribute::builder()
+            .attribute_key(LookupAttributeKey::EventName)
+            .attribute_value(event_name)
+            .build()
+            .map_err(|e| ApiError::Other(e.to_string()))?;
+        let millis = |ms: u64| DateTime::from_millis(i64::try_from(ms).unwrap_or(i64::MAX));
+        let output = self
+            .retrying(Some(Api::LookupEvents), || {
+                self.cloudtrail()
+                    .lookup_events()
+                    .lookup_attributes(attribute.clone())
+                    .start_time(millis(start_ms))
+                    .end_time(millis(end_ms))
+                    .max_results(50)
+                    .set_next_token(next_token.clone())
+                    .send()
+            })
+            .await?;
+        let events = output
+            .events()
+            .iter()
+            .filter_map(|e| {
+                Some(TrailEvent {
+                    time_ms: e
+                        .event_time()
+                        .and_then(|t| t.to_millis().ok())
+                        .and_then(|t| u64::try_from(t).ok())?,
+                    record: e.cloud_trail_event()?.to_owned(),
+                })
+            })
+            .collect();
+        Ok(TrailPage {
+            events,
+            next_token: output
+                .next_token()
+                .filter(|t| !t.is_empty())
+                .map(str::to_owned),
+        })
+    }
+
     async fn describe_log_groups(
         &self,
         prefix: Option<&str>,
@@ -733,6 +805,9 @@ where
         "ResourceNotFoundException" => Class::Final(ApiError::NotFound(message)),
         "AccessDeniedException" | "AccessDenied" => Class::Final(ApiError::AccessDenied(message)),
         "InvalidParameterException"
+        | "InvalidTimeRangeException"
+        | "InvalidLookupAttributesException"
+        | "InvalidNextTokenException"
         | "InvalidParameterValueException"
         | "ValidationException"
         | "InvalidOperationException" => Class::Final(ApiError::InvalidParameter(message)),

@@ -46,9 +46,12 @@ impl FunctionError {
             Self::Destination(DestinationError::Read { error, .. }) => error.is_transient(),
             Self::Destination(_) => false,
             Self::Failed { retryable, .. } => *retryable,
-            Self::Sweep(SweepError::Listing(e) | SweepError::HandOn(e) | SweepError::Start(e)) => {
-                e.is_transient()
-            }
+            Self::Sweep(
+                SweepError::Listing(e)
+                | SweepError::HandOn(e)
+                | SweepError::Start(e)
+                | SweepError::Lookup(e),
+            ) => e.is_transient(),
             Self::Sweep(SweepError::Destination(_)) => false,
             // CloudFormation is answered again when Lambda retries: that is why it is an error.
             Self::Stack(_) => true,

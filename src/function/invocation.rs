@@ -9,9 +9,11 @@ use serde_json::Value;
 use super::runtime::Environment;
 use crate::cloudformation::CustomResourceRequest;
 use crate::group::{KnownTags, LogGroup, Tags};
-use crate::names::{Arn, FunctionArn, LogGroupName};
+use crate::names::FunctionArn;
 use crate::stack::StackRequest;
 use crate::sweep::request::SweepRequest;
+pub use crate::trail::FilterCall;
+use crate::trail::{ApiCall, OwnSession, as_text, error_code, group_named};
 
 /// Who the function is, as far as reading a payload goes: its ARN, and what the environment
 /// said at init (the stack it belongs to, `STACK_ID`; its role's name, `FUNCTION_ROLE_NAME`, which
@@ -28,25 +30,17 @@ impl Deployment<'_> {
         StackRequest::admit(request, self.env.stack_id.as_deref(), &self.env.endpoints)
     }
 
-    /// Whether a CloudTrail `userIdentity.arn` is this function's own session: Lambda runs it as
-    /// `arn:PARTITION:sts::ACCOUNT:assumed-role/ROLE/FUNCTION_NAME`.
+    /// Whether a CloudTrail `userIdentity.arn` is this function's own session.
     fn is_own_session(&self, caller: &str) -> bool {
-        let function = self.function;
-        let Ok(arn) = Arn::parse(caller) else {
-            return false;
-        };
-        let Some((role, session)) = arn
-            .resource
-            .strip_prefix("assumed-role/")
-            .and_then(|rest| rest.split_once('/'))
-        else {
-            return false;
-        };
-        arn.partition == function.partition()
-            && arn.service == "sts"
-            && arn.account == function.account().as_str()
-            && session == function.name()
-            && self.env.role_name.as_deref().is_none_or(|own| own == role)
+        self.own_session().is(caller)
+    }
+
+    /// The function's own CloudTrail identity.
+    pub fn own_session(&self) -> OwnSession<'_> {
+        OwnSession {
+            function: self.function,
+            role: self.env.role_name.as_deref(),
+        }
     }
 }
 
@@ -131,24 +125,6 @@ impl Invocation {
     }
 }
 
-/// Which subscription filter call someone else made.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum FilterCall {
-    /// `PutSubscriptionFilter`: a writer with a filter of its own (it may be fighting ours).
-    Put,
-    /// `DeleteSubscriptionFilter`: a filter taken off (ours, by hand, perhaps).
-    Delete,
-}
-
-/// The CloudTrail calls the function acts on.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum ApiCall {
-    CreateLogGroup,
-    FilterChange(FilterCall),
-    /// `TagResource`, `UntagResource`, `TagLogGroup` or `UntagLogGroup`.
-    TagChange,
-}
-
 /// Reads an EventBridge "AWS API Call via CloudTrail" event: `Ok` for a successful call the
 /// function acts on, in `me`'s account and Region and not made by `me`, with what the event says
 /// of the group; otherwise the reason to skip it.
@@ -160,32 +136,10 @@ fn read_api_call(event: &Value, me: &Deployment<'_>) -> Result<(ApiCall, LogGrou
     };
     let source = text(detail.get("eventSource"));
     let name = text(detail.get("eventName"));
-    let call = match (source.as_deref(), name.as_deref()) {
-        (Some("logs.amazonaws.com"), Some("CreateLogGroup")) => ApiCall::CreateLogGroup,
-        (Some("logs.amazonaws.com"), Some("PutSubscriptionFilter")) => {
-            ApiCall::FilterChange(FilterCall::Put)
-        }
-        (Some("logs.amazonaws.com"), Some("DeleteSubscriptionFilter")) => {
-            ApiCall::FilterChange(FilterCall::Delete)
-        }
-        (
-            Some("logs.amazonaws.com"),
-            Some("TagResource" | "UntagResource" | "TagLogGroup" | "UntagLogGroup"),
-        ) => ApiCall::TagChange,
-        _ => {
-            return Err(format!(
-                "not a CreateLogGroup, subscription filter or tag call (eventSource {}, eventName {})",
-                source.as_deref().unwrap_or("missing"),
-                name.as_deref().unwrap_or("missing")
-            ));
-        }
-    };
+    let call = ApiCall::of(source.as_deref(), name.as_deref())?;
     let name = name.unwrap_or_default();
-    match detail.get("errorCode") {
-        None | Some(Value::Null) => {}
-        Some(code) => {
-            return Err(format!("the {name} call failed ({})", as_text(code)));
-        }
+    if let Some(code) = error_code(detail) {
+        return Err(format!("the {name} call failed ({code})"));
     }
     let caller = event
         .pointer("/detail/userIdentity/arn")
@@ -219,15 +173,7 @@ fn read_api_call(event: &Value, me: &Deployment<'_>) -> Result<(ApiCall, LogGrou
     let Some(params) = detail.get("requestParameters").and_then(Value::as_object) else {
         return Err("malformed event: no requestParameters".into());
     };
-    let name = match params.get("resourceArn") {
-        Some(arn) if call == ApiCall::TagChange => tagged_group(&as_text(arn), function)?,
-        _ => {
-            let Some(group) = params.get("logGroupName").and_then(Value::as_str) else {
-                return Err("malformed event: no requestParameters.logGroupName string".into());
-            };
-            LogGroupName::parse(group).map_err(|e| format!("malformed event: {e}"))?
-        }
-    };
+    let name = group_named(call, params, function.account().as_str(), function.region())?;
     let class = params
         .get("logGroupClass")
         .filter(|class| !class.is_null())
@@ -254,30 +200,6 @@ fn read_api_call(event: &Value, me: &Deployment<'_>) -> Result<(ApiCall, LogGrou
     ))
 }
 
-/// The log group a `TagResource` / `UntagResource` call names by ARN
-/// (`arn:PARTITION:logs:REGION:ACCOUNT:log-group:NAME`, with or without `:*`), when it is one
-/// of this function's account and Region; the reason to skip it otherwise (other resources,
-/// such as destinations, are tagged with the same calls).
-fn tagged_group(arn: &str, function: &FunctionArn) -> Result<LogGroupName, String> {
-    let parsed = Arn::parse(arn).map_err(|e| format!("malformed event: {e}"))?;
-    let Some(name) = parsed
-        .resource
-        .strip_prefix("log-group:")
-        .filter(|_| parsed.service == "logs")
-    else {
-        return Err(format!(
-            "the tags changed on {arn}, which is not a log group"
-        ));
-    };
-    if parsed.account != function.account().as_str() || parsed.region != function.region() {
-        return Err(format!(
-            "the tags changed on {arn}, outside this function's account and Region"
-        ));
-    }
-    let name = name.strip_suffix(":*").unwrap_or(name);
-    LogGroupName::parse(name).map_err(|e| format!("malformed event: {e}"))
-}
-
 /// CreateLogGroup's `tags`: an object of strings. Anything else (`null`, another type, a value that
 /// is not a string) holds no usable tags: they are then unknown, and read from AWS if needed.
 fn read_tags(value: &Value) -> Option<Tags> {
@@ -286,13 +208,6 @@ fn read_tags(value: &Value) -> Option<Tags> {
         .iter()
         .map(|(key, value)| Some((key.clone(), value.as_str()?.to_owned())))
         .collect()
-}
-
-/// A JSON value as text: a string as it is, anything else as JSON.
-fn as_text(value: &Value) -> String {
-    value
-        .as_str()
-        .map_or_else(|| value.to_string(), str::to_owned)
 }
 
 fn kind(value: &Value) -> &'static str {

@@ -19,9 +19,11 @@ pub struct InvocationMetrics {
     pub throttled_retries: u64,
     /// Sweep chains stopped by their hop bound.
     pub sweeps_stopped: u64,
+    /// Changes a catch-up had to act on long after they were made: events the pipeline lost.
+    pub lost_events: u64,
     /// The group the function stopped repairing, when it did.
     pub repairs_stopped: Option<String>,
-    /// For a sweep invocation, its kind (`full`, `recent`, `removal`): the metrics then also carry
+    /// For a sweep invocation, its kind (`full`, `recent`, `changed`, `removal`): the metrics then also carry
     /// the dimension `SweepKind`, so a dashboard tells the sweeps apart.
     pub sweep_kind: Option<&'static str>,
 }
@@ -46,8 +48,10 @@ impl InvocationMetrics {
                 sweep,
                 stopped,
                 kind,
+                lost_events,
             })) => {
                 metrics.outcomes = sweep.counts;
+                metrics.lost_events = *lost_events;
                 metrics.sweep_kind = Some(kind.as_str());
                 metrics.sweeps_stopped = u64::from(stopped.is_some());
             }
@@ -78,6 +82,7 @@ impl InvocationMetrics {
             ("CoveredByAccountPolicy", outcomes.covered),
             ("ThrottledRetries", self.throttled_retries),
             ("SweepsStopped", self.sweeps_stopped),
+            ("LostEvents", self.lost_events),
             ("RepairsStopped", u64::from(self.repairs_stopped.is_some())),
         ];
         let dimensions = match self.sweep_kind {

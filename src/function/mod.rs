@@ -208,6 +208,7 @@ impl<A: Aws + 'static> Function<A> {
                         sweep: Summary::default(),
                         kind: request.kind(),
                         stopped: Some(STACK_GOING.into()),
+                        lost_events: 0,
                     }));
                 }
                 if !request.is_continuation() {
@@ -297,6 +298,7 @@ impl<A: Aws + 'static> Function<A> {
             destination: &self.destination,
             function,
             budget: *budget,
+            role: self.env.role_name.as_deref(),
         }
     }
 

@@ -89,20 +89,21 @@ impl Summary {
     }
 }
 
-/// Progress as the run goes, for a progress bar.
+/// Progress as the run goes, for a progress bar (and a catch-up, which notes the groups it
+/// wrote to).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Progress {
+pub enum Progress<'a> {
     /// Log groups listed so far.
     Seen(u64),
     /// One group is done.
-    Done(OutcomeLabel),
+    Done { group: &'a str, label: OutcomeLabel },
 }
 
 /// Runs the backfill. `Err` only when the log groups cannot be listed at all.
 pub async fn run<A, P>(aws: Arc<A>, job: Job, progress: P) -> Result<Summary, ApiError>
 where
     A: Aws + 'static,
-    P: Fn(Progress) + Send + Sync + 'static,
+    P: Fn(Progress<'_>) + Send + Sync + 'static,
 {
     let run = Arc::new(Run::new(job));
     let progress = Arc::new(progress);
@@ -147,7 +148,10 @@ where
             retry_later.push(group);
             continue;
         }
-        progress(Progress::Done(outcome.label()));
+        progress(Progress::Done {
+            group: &group.name,
+            label: outcome.label(),
+        });
         summary.record(&group.name, &outcome);
     }
     while workers.join_next().await.is_some() {}
@@ -165,7 +169,10 @@ where
             continue;
         }
         let outcome = run.handle(aws.as_ref(), &group).await;
-        progress(Progress::Done(outcome.label()));
+        progress(Progress::Done {
+            group: &group.name,
+            label: outcome.label(),
+        });
         summary.record(&group.name, &outcome);
     }
     summary.next_token = listed.next_token;

@@ -24,11 +24,13 @@ pub(crate) const GROUPS_PER_HOP: u64 = 100;
 pub(crate) const MAX_CARRIED: usize = 1000;
 
 /// The key of a sweep order, as the schedules send it: `{"sweep": {}}` for a full sweep,
-/// `{"sweep": {"createdWithinSeconds": N}}` for the groups created in the last N seconds.
+/// `{"sweep": {"createdWithinSeconds": N}}` for the groups created in the last N seconds,
+/// `{"sweep": {"changedWithinSeconds": N}}` for the groups CloudTrail's event history says were
+/// changed in the last N seconds (a catch-up).
 pub(crate) const ORDER_KEY: &str = "sweep";
 
 /// The key of a sweep payload:
-/// `{"autoSubscribeSweep": {"nextToken", "customResource", "startedAtMs", "soFar", "hops", "retry", "createdWithinSeconds"}}`.
+/// `{"autoSubscribeSweep": {"nextToken", "customResource", "startedAtMs", "soFar", "hops", "retry", "createdWithinSeconds", "changedWithinSeconds"}}`.
 pub(crate) const CONTINUATION_KEY: &str = "autoSubscribeSweep";
 
 /// A request to sweep the account: a new sweep, or one continuing where the previous invocation
@@ -60,14 +62,21 @@ pub struct SweepRequest {
     /// are checked. `None`: a full sweep.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub created_within_seconds: Option<u64>,
+    /// A catch-up: only the groups CloudTrail's event history names in a change call made within
+    /// this many seconds of the sweep's start. Its first invocation looks them up; the next ones
+    /// only carry what it had no time for.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub changed_within_seconds: Option<u64>,
 }
 
-/// What a schedule orders: `{"sweep": {"createdWithinSeconds"?}}`.
+/// What a schedule orders: `{"sweep": {"createdWithinSeconds"? | "changedWithinSeconds"?}}`.
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 struct Order {
     #[serde(default)]
     created_within_seconds: Option<u64>,
+    #[serde(default)]
+    changed_within_seconds: Option<u64>,
 }
 
 /// Which kind of sweep, for logs and metrics.
@@ -76,6 +85,8 @@ struct Order {
 pub enum SweepKind {
     Full,
     Recent,
+    /// A catch-up from CloudTrail's event history.
+    Changed,
     /// The stack's removal.
     Removal,
 }
@@ -85,6 +96,7 @@ impl SweepKind {
         match self {
             Self::Full => "full",
             Self::Recent => "recent",
+            Self::Changed => "changed",
             Self::Removal => "removal",
         }
     }
@@ -132,10 +144,19 @@ impl SweepRequest {
         }
     }
 
+    /// A catch-up over the last `seconds`.
+    pub fn changed_within(seconds: u64) -> Self {
+        Self {
+            changed_within_seconds: Some(seconds),
+            ..Self::default()
+        }
+    }
+
     pub fn kind(&self) -> SweepKind {
-        match self.created_within_seconds {
-            Some(_) => SweepKind::Recent,
-            None => SweepKind::Full,
+        match (self.changed_within_seconds, self.created_within_seconds) {
+            (Some(_), _) => SweepKind::Changed,
+            (None, Some(_)) => SweepKind::Recent,
+            (None, None) => SweepKind::Full,
         }
     }
 
@@ -178,11 +199,21 @@ impl SweepRequest {
         if let Some(order) = payload.get(ORDER_KEY) {
             let order = Order::deserialize(order)
                 .map_err(|e| format!("malformed sweep order: {e}"))
-                .and_then(|order| match order.created_within_seconds {
-                    Some(0) => {
-                        Err("malformed sweep order: createdWithinSeconds must be at least 1".into())
+                .and_then(|order| {
+                    match (order.created_within_seconds, order.changed_within_seconds) {
+                        (Some(_), Some(_)) => Err("malformed sweep order: createdWithinSeconds \
+                                                   and changedWithinSeconds are two kinds of \
+                                                   sweep; give one"
+                            .into()),
+                        (Some(0), None) => Err(
+                            "malformed sweep order: createdWithinSeconds must be at least 1".into(),
+                        ),
+                        (None, Some(0)) => Err(
+                            "malformed sweep order: changedWithinSeconds must be at least 1".into(),
+                        ),
+                        (None, Some(seconds)) => Ok(Self::changed_within(seconds)),
+                        (within, None) => Ok(Self::new(within)),
                     }
-                    within => Ok(Self::new(within)),
                 });
             return Some(order);
         }
@@ -336,7 +367,24 @@ mod tests {
             (next.kind(), next.created_after_ms(3_000_000)),
             (SweepKind::Recent, Some(900_000))
         );
+        let changed = read(&json!({ORDER_KEY: {"changedWithinSeconds": 2700}})).expect("an order");
+        assert_eq!(
+            (
+                changed.kind(),
+                changed.changed_within_seconds,
+                changed.created_after_ms(1)
+            ),
+            (SweepKind::Changed, Some(2700), None)
+        );
+        let next = changed.continued(3_000_000, &Tally::default(), None, vec!["/a".into()]);
+        let next = read(&next.payload()).expect("a continuation");
+        assert_eq!(
+            (next.kind(), next.listing_done()),
+            (SweepKind::Changed, true)
+        );
         for bad in [
+            json!({ORDER_KEY: {"changedWithinSeconds": 0}}),
+            json!({ORDER_KEY: {"changedWithinSeconds": 60, "createdWithinSeconds": 60}}),
             json!({ORDER_KEY: {"createdWithinSeconds": 0}}),
             json!({ORDER_KEY: {"createdWithinSeconds": "1h"}}),
             json!({ORDER_KEY: {"createdWithin": 60}}),

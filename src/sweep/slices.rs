@@ -6,23 +6,24 @@
 //! by [`crate::stack`], which calls [`Sweeper::slice`] and [`Sweeper::hand_on`] and answers
 //! CloudFormation itself.
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use serde::Serialize;
 use thiserror::Error;
 use tracing::{error, info, warn};
 
-use super::engine::Resume;
-use super::engine::{self, Job, Summary};
-use super::request::{SweepKind, SweepRequest};
+use super::changed::{self, Changes, Looked, Window};
+use super::engine::{self, Job, Progress, Resume, Summary};
+use super::request::{MAX_CARRIED, SweepKind, SweepRequest};
 use crate::aws::{ApiError, Aws};
 use crate::decision::{Goal, Rules};
 use crate::destination::{DestinationCache, DestinationError};
 use crate::filter::DesiredFilter;
 use crate::names::{DestinationArn, FunctionArn};
-use crate::outcome::Tally;
+use crate::outcome::{OutcomeLabel, Tally};
 use crate::settings::Settings;
+use crate::trail::OwnSession;
 
 /// A sweep invocation stops listing new groups this long before the runtime's deadline, to
 /// finish the groups already listed (at most a page and the queue: well under a minute at 5/s).
@@ -45,6 +46,8 @@ pub enum SweepError {
     HandOn(ApiError),
     #[error("starting the sweep: {0}")]
     Start(ApiError),
+    #[error("reading CloudTrail's event history: {0}")]
+    Lookup(ApiError),
 }
 
 /// One invocation's share of a sweep; `sweep.nextToken` is set when the next invocation continues.
@@ -56,6 +59,14 @@ pub struct SweepResponse {
     /// Why the chain was stopped instead of handed on (see [`SweepRequest::past_hop_limit`]).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub stopped: Option<String>,
+    /// For a catch-up, the changes it had to act on long after they were made: events the
+    /// pipeline lost (see [`changed::lost`]).
+    #[serde(rename = "lostEvents", skip_serializing_if = "is_zero")]
+    pub lost_events: u64,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 /// What one slice did, and what comes next.
@@ -71,6 +82,8 @@ pub struct Slice {
     /// The request for the next invocation, when the account is not covered yet.
     pub next: Option<SweepRequest>,
     pub kind: SweepKind,
+    /// A catch-up's lost events (see [`SweepResponse::lost_events`]).
+    pub lost_events: u64,
 }
 
 impl Slice {
@@ -79,6 +92,7 @@ impl Slice {
             sweep: self.summary,
             kind: self.kind,
             stopped: None,
+            lost_events: self.lost_events,
         }
     }
 }
@@ -148,6 +162,9 @@ pub struct Sweeper<'a, A> {
     pub function: &'a FunctionArn,
     /// The invocation's time: a slice lists until [`Budget::listing_deadline`].
     pub budget: Budget,
+    /// The function's role name (`FUNCTION_ROLE_NAME`): a catch-up leaves the function's own
+    /// calls out.
+    pub role: Option<&'a str>,
 }
 
 impl<A: Aws + 'static> Sweeper<'_, A> {
@@ -161,25 +178,67 @@ impl<A: Aws + 'static> Sweeper<'_, A> {
             self.destination.forget();
         }
         let destination = self.destination().await?;
+        // A catch-up's first invocation looks up what changed; the next ones carry what it had
+        // no time for.
+        let (request, changes) = match (goal, request.changed_within_seconds) {
+            (Goal::Converge, Some(seconds)) if !request.is_continuation() => {
+                self.look_up(seconds, started_at_ms).await?
+            }
+            _ => (request.clone(), None),
+        };
         let kind = match goal {
             Goal::Teardown => SweepKind::Removal,
             _ => request.kind(),
+        };
+        let resume = match &changes {
+            Some(changes) => Resume {
+                start_token: None,
+                carried: changes.groups(),
+                listing_done: true,
+            },
+            None => Resume {
+                start_token: request.next_token.clone(),
+                carried: request.retry.clone(),
+                listing_done: request.listing_done(),
+            },
         };
         let job = Job {
             rules: Rules::new(self.settings, goal).within(request.created_after_ms(started_at_ms)),
             destination: destination.clone(),
             workers: WORKERS,
             deadline: Some(self.budget.listing_deadline()),
-            resume: Resume {
-                start_token: request.next_token.clone(),
-                carried: request.retry.clone(),
-                listing_done: request.listing_done(),
-            },
+            resume,
         };
-        let summary = engine::run(self.aws.clone(), job, |_| {})
-            .await
-            .map_err(SweepError::Listing)?;
+        let written = Arc::new(Mutex::new(Vec::new()));
+        let noted = written.clone();
+        let summary = engine::run(self.aws.clone(), job, move |progress| {
+            if let Progress::Done {
+                group,
+                label: OutcomeLabel::Subscribed | OutcomeLabel::Unsubscribed,
+            } = progress
+            {
+                noted
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .push(group.to_owned());
+            }
+        })
+        .await
+        .map_err(SweepError::Listing)?;
         log_slice(kind, &summary);
+        let lost_events = changes.as_ref().map_or(0, |changes| {
+            let written = written.lock().unwrap_or_else(|e| e.into_inner());
+            let lost = changed::lost(changes, &written, self.budget.now_ms());
+            for change in &lost {
+                warn!(
+                    log_group = %change.group,
+                    call = %change.call,
+                    minutes_ago = self.budget.now_ms().saturating_sub(change.at_ms) / 60_000,
+                    "event lost: the catch-up had to act on a change whose event never reached the function"
+                );
+            }
+            lost.len() as u64
+        });
         let more = summary.next_token.is_some() || !summary.leftovers.is_empty();
         let next = more.then(|| {
             request.continued(
@@ -196,7 +255,54 @@ impl<A: Aws + 'static> Sweeper<'_, A> {
             next,
             summary,
             kind,
+            lost_events,
         })
+    }
+
+    /// A catch-up's changes over the last `seconds` before `started_at_ms`, or the sweep that
+    /// stands in for it: a recent-groups sweep over the same window when LookupEvents is denied,
+    /// a full sweep when more groups changed than a catch-up carries.
+    async fn look_up(
+        &self,
+        seconds: u64,
+        started_at_ms: u64,
+    ) -> Result<(SweepRequest, Option<Changes>), SweepError> {
+        let own = OwnSession {
+            function: self.function,
+            role: self.role,
+        };
+        let window = Window::before(started_at_ms, seconds);
+        match changed::look_up(self.aws.as_ref(), window, Some(&own), MAX_CARRIED).await {
+            Ok(Looked::Changes(changes)) => {
+                info!(
+                    lookups = changes.lookups,
+                    events = changes.events,
+                    left_out = changes.left_out,
+                    groups = changes.len(),
+                    window_seconds = seconds,
+                    "changes looked up"
+                );
+                Ok((SweepRequest::changed_within(seconds), Some(changes)))
+            }
+            Ok(Looked::TooMany { at_least }) => {
+                warn!(
+                    groups = at_least,
+                    most = MAX_CARRIED,
+                    "more groups changed than a catch-up carries: a full sweep converges them instead"
+                );
+                Ok((SweepRequest::new(None), None))
+            }
+            Err(ApiError::AccessDenied(message)) => {
+                warn!(
+                    error = %message,
+                    window_seconds = seconds,
+                    "CloudTrail LookupEvents is denied (cloudtrail:LookupEvents): a recent-groups \
+                     sweep over the same window instead, which sees creations only"
+                );
+                Ok((SweepRequest::new(Some(seconds)), None))
+            }
+            Err(e) => Err(SweepError::Lookup(e)),
+        }
     }
 
     /// The destination, checked to be in the function's Region.
@@ -229,6 +335,7 @@ impl<A: Aws + 'static> Sweeper<'_, A> {
                 sweep: Summary::default(),
                 kind: request.kind(),
                 stopped: Some(reason),
+                lost_events: 0,
             });
         }
         let slice = self.slice(request, Goal::Converge).await?;
@@ -331,6 +438,7 @@ pub(crate) mod tests {
                 destination: &self.destination,
                 function: &self.function,
                 budget: Budget::new(deadline_ms, Instant::now(), STARTED_MS),
+                role: None,
             }
         }
 
@@ -549,5 +657,111 @@ pub(crate) mod tests {
         };
         deployed.swept(LATER, &continuation).await;
         assert_eq!(deployed.aws.count(&get), 2, "a continuation uses the cache");
+    }
+
+    /// A person's `name` call on `group`, `minutes` before the tests' invocations begin.
+    fn trail_event(name: &str, group: &str, minutes: u64) -> crate::aws::TrailEvent {
+        crate::aws::TrailEvent {
+            time_ms: STARTED_MS - minutes * 60_000,
+            record: serde_json::json!({
+                "eventSource": "logs.amazonaws.com",
+                "eventName": name,
+                "awsRegion": "us-east-1",
+                "recipientAccountId": "111111111111",
+                "userIdentity": {"arn": "arn:aws:sts::111111111111:assumed-role/Admin/alice"},
+                "requestParameters": {"logGroupName": group},
+            })
+            .to_string(),
+        }
+    }
+
+    #[tokio::test]
+    async fn a_catch_up_reconciles_what_changed_and_counts_lost_events() {
+        let deployed = five_groups();
+        // `/a` was created 20 minutes ago and its event never came; `/b` a minute ago (its event
+        // may be on its way); `/c` an hour ago, outside the window.
+        for (group, minutes) in [("/a", 20), ("/b", 1), ("/c", 60)] {
+            deployed.aws.add_trail_event(
+                "CreateLogGroup",
+                trail_event("CreateLogGroup", group, minutes),
+            );
+        }
+        let answer = deployed
+            .swept(LATER, &SweepRequest::changed_within(45 * 60))
+            .await;
+        assert_eq!(answer.kind, SweepKind::Changed);
+        assert_eq!(
+            (answer.sweep.counts.total, answer.sweep.counts.subscribed),
+            (2, 2)
+        );
+        assert_eq!(answer.lost_events, 1, "only /a's change is old enough");
+        assert!(
+            deployed.aws.filter_names("/c").is_empty(),
+            "outside the window"
+        );
+        assert!(
+            deployed.aws.filter_names("/d").is_empty(),
+            "nothing changed"
+        );
+        assert_eq!(deployed.aws.count("lookup-events"), 7);
+        assert_eq!(
+            deployed.aws.count("describe-log-groups"),
+            2,
+            "each changed group read again, nothing listed"
+        );
+        assert!(deployed.continuations().is_empty());
+    }
+
+    #[tokio::test]
+    async fn a_denied_lookup_falls_back_to_a_recent_sweep() {
+        let deployed = five_groups();
+        deployed.aws.fail_nth(
+            "lookup-events",
+            1,
+            ApiError::AccessDenied("not authorized to perform: cloudtrail:LookupEvents".into()),
+        );
+        let answer = deployed
+            .swept(LATER, &SweepRequest::changed_within(45 * 60))
+            .await;
+        assert_eq!(answer.kind, SweepKind::Recent);
+        // The fake's groups have no creation time: a recent sweep checks them, to be safe.
+        assert_eq!(answer.sweep.counts.subscribed, 5);
+        assert_eq!(deployed.aws.count("lookup-events"), 1);
+
+        // Any other failure is the invocation's.
+        let deployed = five_groups();
+        deployed.aws.fail_nth(
+            "lookup-events",
+            1,
+            ApiError::RetriesExhausted {
+                attempts: 8,
+                last: "ThrottlingException".into(),
+            },
+        );
+        let error = deployed
+            .sweeper(LATER)
+            .sweep(&SweepRequest::changed_within(60))
+            .await
+            .expect_err("the lookup failed");
+        assert!(
+            matches!(error, SweepError::Lookup(ref e) if e.is_transient()),
+            "{error}"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_catch_up_continuation_does_not_look_up_again() {
+        let deployed = five_groups();
+        deployed
+            .aws
+            .add_trail_event("CreateLogGroup", trail_event("CreateLogGroup", "/a", 1));
+        let first = SweepRequest::changed_within(600);
+        let next = first.continued(STARTED_MS, &Tally::default(), None, vec!["/e".into()]);
+        let answer = deployed.swept(LATER, &next).await;
+        assert_eq!(answer.kind, SweepKind::Changed);
+        assert_eq!(answer.sweep.counts.total, 1);
+        assert_eq!(deployed.aws.filter_names("/e"), ["central-logging"]);
+        assert!(deployed.aws.filter_names("/a").is_empty());
+        assert_eq!(deployed.aws.count("lookup-events"), 0);
     }
 }

@@ -46,7 +46,13 @@ fn adapter(logs_rules: &[&Rule], ssm_rules: &[&Rule]) -> SdkAws {
             .region(aws_sdk_cloudformation::config::Region::new("us-east-1"))
             .build(),
     );
-    SdkAws::from_clients(logs, ssm, lambda, cloudformation, FAST)
+    let cloudtrail = aws_sdk_cloudtrail::Client::from_conf(
+        aws_sdk_cloudtrail::Config::builder()
+            .behavior_version(aws_sdk_cloudtrail::config::BehaviorVersion::latest())
+            .region(aws_sdk_cloudtrail::config::Region::new("us-east-1"))
+            .build(),
+    );
+    SdkAws::from_clients(logs, ssm, lambda, cloudformation, cloudtrail, FAST)
 }
 
 fn group() -> LogGroupName {

@@ -200,7 +200,7 @@ pub(crate) async fn main() -> ExitCode {
         let bar = bar.clone();
         move |p: Progress| match p {
             Progress::Seen(n) => bar.set_length(n),
-            Progress::Done(_) => bar.inc(1),
+            Progress::Done { .. } => bar.inc(1),
         }
     };
     let result = run(aws.clone(), job, on_progress).await;
