@@ -11,6 +11,8 @@ mod common;
 mod adapter;
 /// `backfill` end to end: end states, summaries, exit codes, quotas and faults.
 mod backfill;
+/// The catch-up sweep (`changedWithinSeconds`, `--changed-within`) from CloudTrail's event history.
+mod catch_up;
 /// Configuration: errors that say what to fix, init failures, the SDK's endpoint variables.
 mod config;
 /// What else shares a group's subscriptions: account-level policies, the regex quota.

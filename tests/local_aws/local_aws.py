@@ -36,6 +36,14 @@ Added around moto, as WSGI middleware:
 - Lambda's PutFunctionConcurrency, refused as AWS refuses it when the reservation would leave the
   account less than its minimum unreserved concurrency; an account's quota set by a test,
   `POST /_fixture/lambda-concurrency {"account", "quota"}` (the answer also lists reservations);
+- CloudTrail's event history: every CloudWatch Logs change call served (CreateLogGroup, Put/
+  DeleteSubscriptionFilter, Tag/UntagResource, Tag/UntagLogGroup), successful or not, recorded as
+  CloudTrail records it (`userIdentity`, `requestParameters`, `errorCode`, ...), and LookupEvents
+  answering from it (one `EventName` lookup attribute, `StartTime`/`EndTime`, newest first, 50 a
+  page with `NextToken`, 2 requests/s with AWS's quotas). The caller is the access key's IAM user,
+  or, with a session token `session:ROLE/SESSION` (the tests' function), that role's session.
+  `POST /_fixture/event-history/shift {"account", "seconds", "logGroupName"?}` moves recorded
+  events back in time (a change made long ago); `GET /_fixture/event-history?account=ID` lists them;
 - CloudFormation's DescribeStacks for a stack whose status a test sets (faults injected into it as
   into the other APIs, CloudFormation's `Throttling` included),
   `POST /_fixture/stacks {"account", "stackId", "status"}` (moto would need the stack's whole
@@ -69,6 +77,17 @@ INVOCATIONS = defaultdict(list)  # account -> asynchronous Lambda invocations, u
 STACKS = defaultdict(dict)  # account -> stack ID -> status, for DescribeStacks
 CONCURRENCY = {}  # account -> its Lambda concurrency quota, when a test sets one (else 1000)
 RESERVED = defaultdict(dict)  # account -> function -> reserved concurrency, as PutFunctionConcurrency set it
+HISTORY = defaultdict(list)  # (account, region) -> CloudTrail records of the calls served, oldest first
+CHANGE_CALLS = {
+    "CreateLogGroup",
+    "PutSubscriptionFilter",
+    "DeleteSubscriptionFilter",
+    "TagResource",
+    "UntagResource",
+    "TagLogGroup",
+    "UntagLogGroup",
+}
+CREDENTIAL_REGION = re.compile(r"Credential=[^/]+/\d{8}/([a-z0-9-]+)/")
 LAMBDA_INVOKE = re.compile(r"^/2015-03-31/functions/(?P<function>[^/]+)/invocations$")
 LAMBDA_CONCURRENCY = re.compile(r"^/2017-10-31/functions/(?P<function>[^/]+)/concurrency$")
 
@@ -80,6 +99,7 @@ AWS_QUOTAS = {
     "DescribeLogGroups": 10,
     "ListTagsForResource": 5,
     "DescribeMetricFilters": 5,
+    "LookupEvents": 2,
 }
 
 
@@ -506,6 +526,29 @@ def control(environ, start_response):
         for group in chosen:
             group.creation_time = int(body["creationTime"])
         return json_response(start_response, "200 OK", {"creationTime": int(body["creationTime"]), "groups": len(chosen)})
+    if path == "/_fixture/event-history/shift":
+        seconds = float(body["seconds"])
+        group = body.get("logGroupName")
+        moved = 0
+        with LOCK:
+            for (account, _), events in HISTORY.items():
+                if account != body["account"]:
+                    continue
+                for event in events:
+                    if group and not any(r["ResourceName"] in (group,) or r["ResourceName"].endswith(f":log-group:{group}") for r in event["Resources"]):
+                        continue
+                    event["EventTime"] -= seconds
+                    event["CloudTrailEvent"]["eventTime"] = time.strftime(
+                        "%Y-%m-%dT%H:%M:%SZ", time.gmtime(event["EventTime"])
+                    )
+                    moved += 1
+                events.sort(key=lambda e: e["EventTime"])
+        return json_response(start_response, "200 OK", {"moved": moved})
+    if path == "/_fixture/event-history":
+        account = (query.get("account") or [""])[0]
+        with LOCK:
+            events = [e for (a, _), history in HISTORY.items() if a == account for e in history]
+        return json_response(start_response, "200 OK", events)
     if path == "/_fixture/stacks":
         with LOCK:
             STACKS[body["account"]][body["stackId"]] = body["status"]
@@ -652,9 +695,168 @@ def middleware(app):
                     return aws_error(start_response, status, code, f"injected {code}")
         with LOCK:
             CALLS[account][action] += 1
+        if action == "LookupEvents":
+            return lookup_events(environ, start_response, account)
+        if action in CHANGE_CALLS and environ.get("HTTP_X_AMZ_TARGET", "").startswith("Logs_"):
+            return recorded(app, environ, start_response, account, action)
         return app(environ, start_response)
 
     return wrapped
+
+
+def caller_identity(environ, account):
+    """Who made a call, as CloudTrail's userIdentity says it: the access key's IAM user, or the
+    role session a `session:ROLE/SESSION` token names (how Lambda's credentials look)."""
+    token = environ.get("HTTP_X_AMZ_SECURITY_TOKEN", "")
+    if token.startswith("session:") and "/" in token:
+        role, session = token[len("session:"):].split("/", 1)
+        return {
+            "type": "AssumedRole",
+            "principalId": f"AROALOCAL:{session}",
+            "arn": f"arn:aws:sts::{account}:assumed-role/{role}/{session}",
+            "accountId": account,
+            "sessionContext": {
+                "sessionIssuer": {
+                    "type": "Role",
+                    "arn": f"arn:aws:iam::{account}:role/{role}",
+                    "accountId": account,
+                    "userName": role,
+                }
+            },
+        }, session
+    return {
+        "type": "IAMUser",
+        "principalId": "AIDALOCAL",
+        "arn": f"arn:aws:iam::{account}:user/local-tester",
+        "accountId": account,
+        "userName": "local-tester",
+    }, "local-tester"
+
+
+def recorded(app, environ, start_response, account, action):
+    """Serves a CloudWatch Logs change call, then records it in the account's event history as
+    CloudTrail does: its request parameters, who made it, and its error when it failed."""
+    import io
+    import uuid
+
+    length = int(environ.get("CONTENT_LENGTH") or 0)
+    raw = environ["wsgi.input"].read(length) if length else b""
+    environ["wsgi.input"] = io.BytesIO(raw)
+    seen = {}
+
+    def capture(status, headers, exc_info=None):
+        seen["status"] = status
+        seen["headers"] = headers
+        return start_response(status, headers, exc_info) if exc_info else start_response(status, headers)
+
+    body = b"".join(app(environ, capture))
+    try:
+        params = json.loads(raw or b"{}")
+    except ValueError:
+        params = {}
+    match = CREDENTIAL_REGION.search(environ.get("HTTP_AUTHORIZATION", ""))
+    region = match.group(1) if match else "us-east-1"
+    identity, username = caller_identity(environ, account)
+    now = time.time()
+    record = {
+        "eventVersion": "1.09",
+        "userIdentity": identity,
+        "eventTime": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(now)),
+        "eventSource": "logs.amazonaws.com",
+        "eventName": action,
+        "awsRegion": region,
+        "sourceIPAddress": environ.get("REMOTE_ADDR", "127.0.0.1"),
+        "userAgent": environ.get("HTTP_USER_AGENT", ""),
+        "requestParameters": params,
+        "responseElements": None,
+        "requestID": str(uuid.uuid4()),
+        "eventID": str(uuid.uuid4()),
+        "readOnly": False,
+        "eventType": "AwsApiCall",
+        "managementEvent": True,
+        "recipientAccountId": account,
+        "eventCategory": "Management",
+    }
+    if not seen.get("status", "200").startswith("2"):
+        try:
+            error = json.loads(body or b"{}")
+        except ValueError:
+            error = {}
+        code = dict(seen.get("headers") or []).get("x-amzn-ErrorType") or error.get("__type", "")
+        record["errorCode"] = code.split(":")[0].split("#")[-1] or "UnknownError"
+        record["errorMessage"] = error.get("message", "")
+    group = params.get("logGroupName") or params.get("resourceArn") or ""
+    with LOCK:
+        HISTORY[(account, region)].append(
+            {
+                "EventId": record["eventID"],
+                "EventName": action,
+                "ReadOnly": "false",
+                "AccessKeyId": f"LOCAL{account}",
+                "EventTime": now,
+                "EventSource": "logs.amazonaws.com",
+                "Username": username,
+                "Resources": [{"ResourceType": "AWS::Logs::LogGroup", "ResourceName": group}] if group else [],
+                "CloudTrailEvent": record,
+            }
+        )
+    return [body]
+
+
+def lookup_events(environ, start_response, account):
+    """CloudTrail LookupEvents over the account's event history, as AWS answers it."""
+    length = int(environ.get("CONTENT_LENGTH") or 0)
+    try:
+        body = json.loads(environ["wsgi.input"].read(length) or b"{}") if length else {}
+    except ValueError:
+        return aws_error(start_response, "400 Bad Request", "InvalidParameterException", "malformed request")
+    attributes = body.get("LookupAttributes") or []
+    if len(attributes) > 1:
+        return aws_error(start_response, "400 Bad Request", "InvalidLookupAttributesException",
+                         "You cannot specify more than one lookup attribute.")
+    keys = {"EventId", "EventName", "ReadOnly", "Username", "ResourceType", "ResourceName", "EventSource", "AccessKeyId"}
+    if attributes and attributes[0].get("AttributeKey") not in keys:
+        return aws_error(start_response, "400 Bad Request", "InvalidLookupAttributesException",
+                         f"Invalid attribute key {attributes[0].get('AttributeKey')!r}.")
+    start = float(body.get("StartTime", 0))
+    end = float(body.get("EndTime", time.time()))
+    if start > end:
+        return aws_error(start_response, "400 Bad Request", "InvalidTimeRangeException",
+                         "The start time must be before the end time.")
+    page_size = int(body.get("MaxResults") or 50)
+    if not 1 <= page_size <= 50:
+        return aws_error(start_response, "400 Bad Request", "InvalidMaxResultsException",
+                         "MaxResults must be between 1 and 50.")
+    token = body.get("NextToken")
+    offset = 0
+    if token:
+        if not str(token).startswith("page:") or not str(token)[5:].isdigit():
+            return aws_error(start_response, "400 Bad Request", "InvalidNextTokenException", "Invalid NextToken.")
+        offset = int(str(token)[5:])
+    match = CREDENTIAL_REGION.search(environ.get("HTTP_AUTHORIZATION", ""))
+    region = match.group(1) if match else "us-east-1"
+
+    def matches(event):
+        if not start <= event["EventTime"] <= end:
+            return False
+        if not attributes:
+            return True
+        key, value = attributes[0]["AttributeKey"], attributes[0].get("AttributeValue")
+        if key == "ResourceName":
+            return any(r["ResourceName"] == value for r in event["Resources"])
+        if key == "ResourceType":
+            return any(r["ResourceType"] == value for r in event["Resources"])
+        return str(event.get(key)) == value
+
+    with LOCK:
+        chosen = [e for e in reversed(HISTORY[(account, region)]) if matches(e)]
+    page = chosen[offset:offset + page_size]
+    answer = {"Events": [dict(e, CloudTrailEvent=json.dumps(e["CloudTrailEvent"])) for e in page]}
+    if offset + page_size < len(chosen):
+        answer["NextToken"] = f"page:{offset + page_size}"
+    data = json.dumps(answer).encode()
+    start_response("200 OK", [("Content-Type", "application/x-amz-json-1.1"), ("Content-Length", str(len(data)))])
+    return [data]
 
 
 def spawn():

@@ -215,11 +215,12 @@ def as_list(value):
     return value if isinstance(value, list) else [value]
 
 
-READ_ONLY = ("Describe", "Get", "List")
+READ_ONLY = ("Describe", "Get", "List", "Lookup")
 # The reads that name no resource (the Service Authorization Reference gives them none), the only
 # actions allowed on Resource "*", each in its own statement.
 ON_ANY_RESOURCE = {
     "ReadTheAccountPolicy": {"logs:DescribeAccountPolicies", "logs:DescribeSubscriptionFilters"},
+    "ReadTheEventHistory": {"cloudtrail:LookupEvents"},
 }
 
 
@@ -297,8 +298,10 @@ def test_function_role_is_exactly_what_it_needs(expanded):
         "lambda:PutFunctionConcurrency",
         "logs:DescribeMetricFilters",
         "logs:DescribeAccountPolicies",
+        "cloudtrail:LookupEvents",
     }
     assert granted["logs:DescribeAccountPolicies"] == [("*", [])], "names no resource"
+    assert granted["cloudtrail:LookupEvents"] == [("*", [])], "names no resource"
     assert granted["cloudformation:DescribeStacks"] == [({"Ref": "AWS::StackId"}, [])], "its own stack only"
     assert granted["lambda:PutFunctionConcurrency"] == [
         ({"Fn::GetAtt": [role_name.replace("Role", ""), "Arn"]}, ["ReserveWhereAffordable"])
@@ -369,6 +372,9 @@ def test_rule_and_invoke_settings(expanded):
     assert any(a["Namespace"] == "AWS/SQS" for a in alarms), "alarm on the failure queue"
     assert any(a["Namespace"] == "AutoSubscribe" and a["MetricName"] == "SweepsStopped" for a in alarms)
     assert any(a["Namespace"] == "AutoSubscribe" and a["MetricName"] == "RepairsStopped" for a in alarms)
+    # Lost events alarm when they keep happening: 2 of 3 hours.
+    lost = next(a for a in alarms if a["Namespace"] == "AutoSubscribe" and a["MetricName"] == "LostEvents")
+    assert (lost["Period"], lost["EvaluationPeriods"], lost["DatapointsToAlarm"], lost["Threshold"]) == (3600, 3, 2, 1)
     assert any(
         a["Namespace"] == "AWS/Lambda" and a["MetricName"] == "RecursiveInvocationsDropped" and a["Threshold"] == 0
         for a in alarms
@@ -455,16 +461,17 @@ def test_convergence_resources():
     recent = events["RecentSweep"]
     assert recent["Properties"]["State"] == {"Fn::If": ["RecentSweeps", "ENABLED", "DISABLED"]}
     assert template["Parameters"]["RecentSweepMinutes"]["Default"] == 15
-    # Every period's window is twice the period plus a 5-minute margin: one lost run loses nothing.
+    # Every period's window is twice the period (one lost run loses nothing) plus the event
+    # history's 15 minutes of delay.
     for minutes, row in template["Mappings"]["RecentSweep"].items():
         if minutes != "0":
             assert row["Rate"] in (f"rate({minutes} minutes)", "rate(1 hour)"), row
-            assert row["Window"] == 2 * int(minutes) * 60 + 300, (minutes, row)
+            assert row["Window"] == 2 * int(minutes) * 60 + 900, (minutes, row)
     assert set(template["Mappings"]["RecentSweep"]) == {str(m) for m in template["Parameters"]["RecentSweepMinutes"]["AllowedValues"]}
     body, variables = recent["Properties"]["Input"]["Fn::Sub"]
     window = variables["Window"]["Fn::FindInMap"]
     assert window == ["RecentSweep", {"Ref": "RecentSweepMinutes"}, "Window"]
-    assert json.loads(body.replace("${Window}", "2100")) == stack_fixture("recent-sweep-order.json")
+    assert json.loads(body.replace("${Window}", "2700")) == stack_fixture("changed-sweep-order.json")
 
 
 def test_sam_build_makes_an_arm64_bootstrap():

@@ -11,14 +11,15 @@ use std::sync::atomic::Ordering;
 use clap::{Parser, ValueEnum};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
-use auto_subscribe::aws::Aws;
 use auto_subscribe::aws::pacing::{FILTER_API_QUOTA, Pacing};
 use auto_subscribe::aws::retry::RetryPolicy;
 use auto_subscribe::aws::sdk::{SdkAws, load_config};
+use auto_subscribe::aws::{ApiError, Aws};
 use auto_subscribe::decision::{Goal, Rules};
 use auto_subscribe::destination::resolve_once;
 use auto_subscribe::outcome::OutcomeLabel;
 use auto_subscribe::settings::{DEFAULT_PARAMETER, DestinationSource, RawSettings, Setting};
+use auto_subscribe::sweep::changed::{Looked, Window, look_up};
 use auto_subscribe::sweep::engine::{Job, Progress, Resume, Summary, run};
 
 /// Subscribes the log groups that already exist to the central logging destination, with the same
@@ -88,6 +89,12 @@ pub(crate) struct Args {
     /// counted as not checked, with no call. Finds what recent deploys created.
     #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration)]
     pub created_within: Option<std::time::Duration>,
+    /// Only groups CloudTrail's event history names in a change call (CreateLogGroup, a
+    /// subscription filter put or deleted, a tag change) made within this long before now (up to
+    /// 90 days): a catch-up at a cost in calls that grows with the changes, not the groups. Needs
+    /// cloudtrail:LookupEvents, and no trail.
+    #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration, conflicts_with_all = ["created_within", "remove"])]
+    pub changed_within: Option<std::time::Duration>,
     /// Requests per second for each subscription filter API. AWS allows 5 per account and Region;
     /// pass less to leave headroom for other tools.
     #[arg(long, default_value_t = FILTER_API_QUOTA)]
@@ -185,6 +192,20 @@ pub(crate) async fn main() -> ExitCode {
     } else {
         Goal::Subscribe
     };
+    let resume = match args.changed_within {
+        None => Resume::default(),
+        Some(within) => match changed_groups(aws.as_ref(), within, args.output).await {
+            Ok(groups) => Resume {
+                start_token: None,
+                carried: groups,
+                listing_done: true,
+            },
+            Err(message) => {
+                eprintln!("backfill: {message}");
+                return ExitCode::from(1);
+            }
+        },
+    };
     let job = Job {
         rules: Rules::new(&settings, goal)
             .within(created_after_ms)
@@ -192,7 +213,7 @@ pub(crate) async fn main() -> ExitCode {
         destination,
         workers: 16,
         deadline: None,
-        resume: Resume::default(),
+        resume,
     };
 
     let bar = progress_bar(args.output);
@@ -224,6 +245,41 @@ pub(crate) async fn main() -> ExitCode {
         ExitCode::from(1)
     } else {
         ExitCode::SUCCESS
+    }
+}
+
+/// The groups CloudTrail's event history names in a change call within `within` before now, each
+/// once; the reason when they cannot be read.
+async fn changed_groups(
+    aws: &SdkAws,
+    within: std::time::Duration,
+    output: Output,
+) -> Result<Vec<String>, String> {
+    let now_ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
+    let window = Window::before(now_ms, within.as_secs().max(1));
+    match look_up(aws, window, None, usize::MAX).await {
+        Ok(Looked::Changes(changes)) => {
+            if output == Output::Text {
+                println!(
+                    "{} log groups changed within {} ({} events, {} LookupEvents calls)",
+                    changes.len(),
+                    humantime::format_duration(within),
+                    changes.events,
+                    changes.lookups
+                );
+            }
+            Ok(changes.groups())
+        }
+        Ok(Looked::TooMany { at_least }) => {
+            Err(format!("{at_least} groups changed: no limit was set"))
+        }
+        Err(ApiError::AccessDenied(message)) => Err(format!(
+            "CloudTrail LookupEvents is denied: allow cloudtrail:LookupEvents, or use \
+             --created-within (creations only). AWS said: {message}"
+        )),
+        Err(e) => Err(format!("reading CloudTrail's event history: {e}")),
     }
 }
 
@@ -266,7 +322,7 @@ fn print_text(summary: &Summary, args: &Args, throttled: u64) {
             summary.counts.covered
         );
     }
-    if args.created_within.is_some() {
+    if args.created_within.is_some() && args.changed_within.is_none() {
         let label = OutcomeLabel::NotChecked;
         println!(
             "  {label:<12} {} (created earlier)",

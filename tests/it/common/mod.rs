@@ -330,6 +330,20 @@ impl Account {
         .expect("set the group's creation time");
     }
 
+    /// Moves the account's recorded CloudTrail events (of `group` only, when given) `age` back in
+    /// time: changes made long ago, as the event history shows them.
+    pub(crate) fn shift_history(&self, group: Option<&str>, age: std::time::Duration) {
+        let mut body = serde_json::json!({"account": self.id, "seconds": age.as_secs_f64()});
+        if let Some(group) = group {
+            body["logGroupName"] = group.into();
+        }
+        http_post(
+            &format!("{}/_fixture/event-history/shift", local_aws().endpoint),
+            &body.to_string(),
+        )
+        .expect("shift the event history");
+    }
+
     /// The stack this account's function belongs to in the tests (its `STACK_ID`).
     pub(crate) fn stack_id(&self) -> String {
         format!(

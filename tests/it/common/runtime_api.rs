@@ -308,6 +308,12 @@ impl FunctionProcess {
             .env("STACK_ID", account.stack_id())
             .env("FUNCTION_ROLE_NAME", FUNCTION_ROLE_NAME)
             .envs(account.env())
+            // As in Lambda, the function's credentials are its role's session; the local AWS
+            // records its calls as that session's (`session:ROLE/SESSION`).
+            .env(
+                "AWS_SESSION_TOKEN",
+                format!("session:{FUNCTION_ROLE_NAME}/auto-subscribe"),
+            )
             .envs(settings.iter().copied())
             .stdin(Stdio::null());
         // Logs go to a file, not a pipe: nobody reads a pipe while the test runs, and a full one
