@@ -28,18 +28,10 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 import backfill_bench as common  # noqa: E402  (Account, central, run, the local AWS spawn)
+from recent_sweep_bench import calls, delta  # noqa: E402  (the local AWS's counters, before and after)
 
 TWO_DAYS_MS = 2 * 24 * 3600 * 1000
 LOST = 10  # of each kind: 10 creations and 10 hand deletions
-
-
-def calls(account):
-    counters = account.counters()
-    return counters["calls"], counters["throttled"]
-
-
-def delta(after, before, action):
-    return after.get(action, 0) - before.get(action, 0)
 
 
 def run(account, destination, extra):

@@ -16,7 +16,8 @@
 //! - [`reconcile`]: one group brought in line: decide, describe, plan, write, settle;
 //! - [`sweep`]: every group of the account: the engine `backfill` runs, and the function's slices;
 //! - [`stack`]: the stack's lifecycle, which drives a removal through the sweep;
-//! - [`function`]: the Lambda function, one typed invocation at a time.
+//! - [`function`]: the Lambda function, one typed invocation at a time;
+//! - [`audit`]: the read-only audit of one account and Region, for the `audit` binary.
 //!
 //! One new log group: CloudTrail's `CreateLogGroup` event → [`function::Invocation::parse`] →
 //! [`function::Function::handle`] → [`reconcile::Reconciler::reconcile`] ([`decision::decide`],
@@ -33,6 +34,7 @@
 #![allow(rustdoc::private_intra_doc_links)]
 
 pub mod account_policy;
+pub mod audit;
 pub mod aws;
 pub(crate) mod cloudformation;
 pub mod decision;
@@ -40,6 +42,8 @@ pub mod destination;
 pub mod filter;
 #[cfg(test)]
 mod fixtures;
+#[cfg(feature = "cli")]
+pub mod flags;
 pub mod function;
 pub(crate) mod group;
 pub mod names;

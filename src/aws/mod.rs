@@ -4,6 +4,8 @@
 //! buckets; tests use the in-memory `fake`.
 
 pub mod lambda_env;
+#[cfg(feature = "cli")]
+pub mod org;
 pub mod pacing;
 pub mod retry;
 pub mod sdk;

@@ -346,43 +346,97 @@ impl SdkAws {
         })
     }
 
+    /// Creates a log group (`audit --canary`'s, the only write `audit` makes).
+    pub async fn create_log_group(&self, group: &LogGroupName) -> Result<(), ApiError> {
+        self.retrying(None, || {
+            self.logs
+                .create_log_group()
+                .log_group_name(group.as_str())
+                .send()
+        })
+        .await
+        .map(|_| ())
+    }
+
+    /// Deletes a log group (the canary, once it has answered).
+    pub async fn delete_log_group(&self, group: &LogGroupName) -> Result<(), ApiError> {
+        self.retrying(None, || {
+            self.logs
+                .delete_log_group()
+                .log_group_name(group.as_str())
+                .send()
+        })
+        .await
+        .map(|_| ())
+    }
+
     pub fn stats(&self) -> &CallStats {
         &self.stats
     }
 
     /// Runs `call` until it succeeds, fails for good, or runs out of attempts; each attempt first
     /// waits for `api`'s token when the adapter is paced.
-    async fn retrying<T, E, F, Fut>(&self, api: Option<Api>, mut call: F) -> Result<T, ApiError>
+    async fn retrying<T, E, F, Fut>(&self, api: Option<Api>, call: F) -> Result<T, ApiError>
     where
         F: FnMut() -> Fut,
         Fut: Future<Output = Result<T, SdkError<E, HttpResponse>>>,
         E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
     {
-        let mut attempt = 1;
-        loop {
-            if let (Some(pacing), Some(api)) = (&self.pacing, api) {
-                pacing.wait(api).await;
-            }
-            let error = match call().await {
-                Ok(value) => return Ok(value),
-                Err(e) => e,
-            };
-            match classify(&error) {
-                Class::Final(api_error) => return Err(api_error),
-                Class::Transient { throttled, detail } => {
-                    if throttled {
-                        self.stats.throttled.fetch_add(1, Ordering::Relaxed);
-                    }
-                    if attempt >= self.retry.max_attempts {
-                        return Err(ApiError::RetriesExhausted {
-                            attempts: attempt,
-                            last: detail,
-                        });
-                    }
-                    self.stats.retries.fetch_add(1, Ordering::Relaxed);
-                    tokio::time::sleep(self.retry.delay(attempt)).await;
-                    attempt += 1;
+        let pacing = self.pacing.as_deref().zip(api);
+        retried(self.retry, pacing, Some(&self.stats), call).await
+    }
+}
+
+/// Runs `call` under `retry`, unpaced, its errors sorted into our table: for the few calls made
+/// outside an [`SdkAws`] (the organization's, for `audit`).
+pub async fn classified<T, E, F, Fut>(retry: RetryPolicy, call: F) -> Result<T, ApiError>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<T, SdkError<E, HttpResponse>>>,
+    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+{
+    retried(retry, None, None, call).await
+}
+
+/// The retry loop: each attempt waits for its token when paced, transient errors are retried with
+/// `retry`'s backoff and counted in `stats`, anything else is final.
+async fn retried<T, E, F, Fut>(
+    retry: RetryPolicy,
+    pacing: Option<(&Pacing, Api)>,
+    stats: Option<&CallStats>,
+    mut call: F,
+) -> Result<T, ApiError>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<T, SdkError<E, HttpResponse>>>,
+    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+{
+    let mut attempt = 1;
+    loop {
+        if let Some((pacing, api)) = pacing {
+            pacing.wait(api).await;
+        }
+        let error = match call().await {
+            Ok(value) => return Ok(value),
+            Err(e) => e,
+        };
+        match classify(&error) {
+            Class::Final(api_error) => return Err(api_error),
+            Class::Transient { throttled, detail } => {
+                if let (true, Some(stats)) = (throttled, stats) {
+                    stats.throttled.fetch_add(1, Ordering::Relaxed);
                 }
+                if attempt >= retry.max_attempts {
+                    return Err(ApiError::RetriesExhausted {
+                        attempts: attempt,
+                        last: detail,
+                    });
+                }
+                if let Some(stats) = stats {
+                    stats.retries.fetch_add(1, Ordering::Relaxed);
+                }
+                tokio::time::sleep(retry.delay(attempt)).await;
+                attempt += 1;
             }
         }
     }

@@ -9,6 +9,8 @@ mod common;
 
 /// The SDK adapter against mocked SDK clients: one test per row of the error table.
 mod adapter;
+/// `audit` end to end: several accounts and Regions, every verdict and output, the canary.
+mod audit;
 /// `backfill` end to end: end states, summaries, exit codes, quotas and faults.
 mod backfill;
 /// The catch-up sweep (`changedWithinSeconds`, `--changed-within`) from CloudTrail's event history.

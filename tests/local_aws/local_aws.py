@@ -44,6 +44,12 @@ Added around moto, as WSGI middleware:
   or, with a session token `session:ROLE/SESSION` (the tests' function), that role's session.
   `POST /_fixture/event-history/shift {"account", "seconds", "logGroupName"?}` moves recorded
   events back in time (a change made long ago); `GET /_fixture/event-history?account=ID` lists them;
+- for `audit`: STS AssumeRole into another account, answered with that account's `LOCAL<id>`
+  credentials and a `session:ROLE/SESSION` token when the role was registered with
+  `POST /_fixture/roles {"account", "roleName"}`, AccessDenied as AWS answers otherwise; Account's
+  ListRegions, and a Region disabled for an account (its calls answered
+  UnrecognizedClientException, as AWS answers a Region not opted in), `POST /_fixture/regions
+  {"account", "enabled": [...], "disabled": [...]}` (moto's Organizations serves the accounts);
 - CloudFormation's DescribeStacks for a stack whose status a test sets (faults injected into it as
   into the other APIs, CloudFormation's `Throttling` included),
   `POST /_fixture/stacks {"account", "stackId", "status"}` (moto would need the stack's whole
@@ -77,6 +83,8 @@ INVOCATIONS = defaultdict(list)  # account -> asynchronous Lambda invocations, u
 STACKS = defaultdict(dict)  # account -> stack ID -> status, for DescribeStacks
 CONCURRENCY = {}  # account -> its Lambda concurrency quota, when a test sets one (else 1000)
 RESERVED = defaultdict(dict)  # account -> function -> reserved concurrency, as PutFunctionConcurrency set it
+ROLES = defaultdict(set)  # account -> role names that may be assumed (for audit's STS AssumeRole)
+REGIONS = {}  # account -> {"enabled": [...], "disabled": [...]}, when a test sets them
 HISTORY = defaultdict(list)  # (account, region) -> CloudTrail records of the calls served, oldest first
 CHANGE_CALLS = {
     "CreateLogGroup",
@@ -549,6 +557,14 @@ def control(environ, start_response):
         with LOCK:
             events = [e for (a, _), history in HISTORY.items() if a == account for e in history]
         return json_response(start_response, "200 OK", events)
+    if path == "/_fixture/roles":
+        with LOCK:
+            ROLES[body["account"]].add(body["roleName"])
+        return json_response(start_response, "200 OK", {"roles": sorted(ROLES[body["account"]])})
+    if path == "/_fixture/regions":
+        with LOCK:
+            REGIONS[body["account"]] = {"enabled": body.get("enabled") or [], "disabled": body.get("disabled") or []}
+        return json_response(start_response, "200 OK", REGIONS[body["account"]])
     if path == "/_fixture/stacks":
         with LOCK:
             STACKS[body["account"]][body["stackId"]] = body["status"]
@@ -560,6 +576,57 @@ def control(environ, start_response):
                 CONCURRENCY[account] = int(body["quota"])
             return json_response(start_response, "200 OK", {"quota": CONCURRENCY.get(account, 1000), "reserved": RESERVED[account]})
     return json_response(start_response, "404 Not Found", {"error": f"no fixture endpoint {path}"})
+
+
+def assume_role(environ, start_response, account):
+    """STS AssumeRole (awsQuery) into a role a test registered; `None` for any other STS call."""
+    import io
+    from xml.sax.saxutils import escape
+
+    length = int(environ.get("CONTENT_LENGTH") or 0)
+    raw = environ["wsgi.input"].read(length) if length else b""
+    environ["wsgi.input"] = io.BytesIO(raw)
+    form = parse_qs(raw.decode())
+    if (form.get("Action") or [""])[0] != "AssumeRole":
+        return None
+    role_arn = (form.get("RoleArn") or [""])[0]
+    session = (form.get("RoleSessionName") or ["session"])[0]
+    match = re.fullmatch(r"arn:aws[a-z-]*:iam::(\d{12}):role/(.+)", role_arn)
+    with LOCK:
+        CALLS[account]["AssumeRole"] += 1
+        allowed = bool(match) and match.group(2) in ROLES[match.group(1)]
+    if not allowed:
+        data = (
+            '<ErrorResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/"><Error><Type>Sender</Type>'
+            "<Code>AccessDenied</Code>"
+            f"<Message>User: arn:aws:iam::{account}:user/local-tester is not authorized to perform: "
+            f"sts:AssumeRole on resource: {escape(role_arn)}</Message></Error>"
+            "<RequestId>local</RequestId></ErrorResponse>"
+        ).encode()
+        start_response("403 Forbidden", [("Content-Type", "text/xml"), ("Content-Length", str(len(data)))])
+        return [data]
+    target, role = match.group(1), match.group(2)
+    expires = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() + 3600))
+    data = (
+        '<AssumeRoleResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/"><AssumeRoleResult>'
+        f"<Credentials><AccessKeyId>LOCAL{target}</AccessKeyId><SecretAccessKey>local-secret</SecretAccessKey>"
+        f"<SessionToken>session:{escape(role)}/{escape(session)}</SessionToken><Expiration>{expires}</Expiration></Credentials>"
+        f"<AssumedRoleUser><AssumedRoleId>AROALOCAL:{escape(session)}</AssumedRoleId>"
+        f"<Arn>arn:aws:sts::{target}:assumed-role/{escape(role)}/{escape(session)}</Arn></AssumedRoleUser>"
+        "</AssumeRoleResult><ResponseMetadata><RequestId>local</RequestId></ResponseMetadata></AssumeRoleResponse>"
+    ).encode()
+    start_response("200 OK", [("Content-Type", "text/xml"), ("Content-Length", str(len(data)))])
+    return [data]
+
+
+def list_regions(start_response, account):
+    """Account ListRegions: the Regions a test set for the account (us-east-1 alone otherwise)."""
+    with LOCK:
+        CALLS[account]["ListRegions"] += 1
+        regions = REGIONS.get(account) or {}
+    enabled = regions.get("enabled") or ["us-east-1"]
+    body = {"Regions": [{"RegionName": r, "RegionOptStatus": "ENABLED_BY_DEFAULT"} for r in enabled]}
+    return json_response(start_response, "200 OK", body)
 
 
 def describe_stacks(environ, start_response, account):
@@ -673,6 +740,18 @@ def middleware(app):
         concurrency = LAMBDA_CONCURRENCY.match(environ.get("PATH_INFO", ""))
         if concurrency and environ.get("REQUEST_METHOD") == "PUT":
             return put_function_concurrency(environ, start_response, account, concurrency.group("function"))
+        authorization = environ.get("HTTP_AUTHORIZATION", "")
+        if "/sts/aws4_request" in authorization:
+            answered = assume_role(environ, start_response, account)
+            if answered is not None:
+                return answered
+        if environ.get("PATH_INFO") == "/listRegions" and "/account/aws4_request" in authorization:
+            return list_regions(start_response, account)
+        region_match = CREDENTIAL_REGION.search(authorization)
+        disabled = (REGIONS.get(account) or {}).get("disabled") or []
+        if region_match and region_match.group(1) in disabled:
+            return aws_error(start_response, "400 Bad Request", "UnrecognizedClientException",
+                             "The security token included in the request is invalid.")
         if "/cloudformation/aws4_request" in environ.get("HTTP_AUTHORIZATION", ""):
             answered = describe_stacks(environ, start_response, account)
             if answered is not None:

@@ -17,8 +17,9 @@ use auto_subscribe::aws::sdk::{SdkAws, load_config};
 use auto_subscribe::aws::{ApiError, Aws};
 use auto_subscribe::decision::{Goal, Rules};
 use auto_subscribe::destination::resolve_once;
+use auto_subscribe::flags::SettingsFlags;
 use auto_subscribe::outcome::OutcomeLabel;
-use auto_subscribe::settings::{DEFAULT_PARAMETER, DestinationSource, RawSettings, Setting};
+use auto_subscribe::settings::{DestinationSource, Setting};
 use auto_subscribe::sweep::changed::{Looked, Window, look_up};
 use auto_subscribe::sweep::engine::{Job, Progress, Resume, Summary, run};
 
@@ -27,56 +28,14 @@ use auto_subscribe::sweep::engine::{Job, Progress, Resume, Summary, run};
 #[derive(Debug, Parser)]
 #[command(name = "backfill", version, max_term_width = 100)]
 pub(crate) struct Args {
-    /// SSM parameter holding the destination ARN.
-    #[arg(
-        long = Setting::DestinationArnParameter.long(),
-        env = Setting::DestinationArnParameter.env(),
-        default_value = DEFAULT_PARAMETER
-    )]
-    pub destination_arn_parameter: String,
+    #[command(flatten)]
+    pub settings: SettingsFlags,
     /// Use this destination ARN instead of reading the parameter.
     #[arg(long = Setting::DestinationArn.long())]
     pub destination_arn: Option<String>,
     /// Store --destination-arn into the parameter first (as the AWS sample's init script does).
     #[arg(long, requires = "destination_arn")]
     pub save_parameter: bool,
-    /// The name of the filter this tool owns [default: central-logging].
-    #[arg(long = Setting::FilterName.long(), env = Setting::FilterName.env())]
-    pub filter_name: Option<String>,
-    /// CloudWatch Logs filter pattern [default: empty, every event].
-    #[arg(
-        long = Setting::FilterPattern.long(),
-        env = Setting::FilterPattern.env(),
-        allow_hyphen_values = true
-    )]
-    pub filter_pattern: Option<String>,
-    /// Role passed to PutSubscriptionFilter.
-    #[arg(long = Setting::RoleArn.long(), env = Setting::RoleArn.env())]
-    pub role_arn: Option<String>,
-    /// ByLogStream or Random [default: AWS's, ByLogStream].
-    #[arg(long = Setting::Distribution.long(), env = Setting::Distribution.env())]
-    pub distribution: Option<String>,
-    /// What to do with other filters: replace, make-room or keep [default: replace].
-    #[arg(long = Setting::ExistingFilters.long(), env = Setting::ExistingFilters.env())]
-    pub existing_filters: Option<String>,
-    /// Glob over the whole log group name (repeatable or comma-separated) [default: *].
-    #[arg(long = Setting::Include.long(), env = Setting::Include.env(), value_delimiter = ',')]
-    pub include: Vec<String>,
-    /// Glob of names to leave alone (repeatable or comma-separated).
-    #[arg(long = Setting::Exclude.long(), env = Setting::Exclude.env(), value_delimiter = ',')]
-    pub exclude: Vec<String>,
-    /// Tag a group must carry to be selected, `key=value` (the value a glob) or `key` for any
-    /// value (repeatable or comma-separated; one of them is enough). Costs one
-    /// ListTagsForResource per group whose name is selected.
-    #[arg(long = Setting::IncludeTags.long(), env = Setting::IncludeTags.env(), value_delimiter = ',', value_name = "KEY[=VALUE]")]
-    pub include_tag: Vec<String>,
-    /// Tag that leaves a group alone, `key=value` or `key` (repeatable or comma-separated).
-    #[arg(long = Setting::ExcludeTags.long(), env = Setting::ExcludeTags.env(), value_delimiter = ',', value_name = "KEY[=VALUE]")]
-    pub exclude_tag: Vec<String>,
-    /// System fields our filter adds to the events it sends (repeatable or comma-separated):
-    /// @aws.account, @aws.region, @source.log [default: none].
-    #[arg(long = Setting::EmitSystemFields.long(), env = Setting::EmitSystemFields.env(), value_delimiter = ',', value_name = "FIELD")]
-    pub(crate) emit_system_fields: Vec<String>,
     /// Take this tool's filter (--filter-name, pointing at the destination) off the selected groups
     /// instead of subscribing them; no other filter is touched.
     #[arg(long, conflicts_with = "save_parameter")]
@@ -116,32 +75,6 @@ pub(crate) enum Output {
     Json,
 }
 
-impl Args {
-    fn raw_settings(&self) -> RawSettings {
-        let blank_is_none = |v: &Option<String>| v.clone().filter(|s| !s.trim().is_empty());
-        let globs = |v: &[String]| {
-            v.iter()
-                .map(|g| g.trim().to_owned())
-                .filter(|g| !g.is_empty())
-                .collect()
-        };
-        RawSettings {
-            destination_arn_parameter: Some(self.destination_arn_parameter.clone()),
-            destination_arn: blank_is_none(&self.destination_arn),
-            filter_name: blank_is_none(&self.filter_name),
-            filter_pattern: self.filter_pattern.clone(),
-            role_arn: blank_is_none(&self.role_arn),
-            distribution: blank_is_none(&self.distribution),
-            existing_filters: blank_is_none(&self.existing_filters),
-            include: globs(&self.include),
-            exclude: globs(&self.exclude),
-            include_tags: globs(&self.include_tag),
-            exclude_tags: globs(&self.exclude_tag),
-            emit_system_fields: globs(&self.emit_system_fields),
-        }
-    }
-}
-
 /// Runs the command.
 pub(crate) async fn main() -> ExitCode {
     let args = Args::parse();
@@ -155,7 +88,7 @@ pub(crate) async fn main() -> ExitCode {
             args.rate
         ));
     }
-    let settings = match args.raw_settings().parse() {
+    let settings = match args.settings.raw(args.destination_arn.clone()).parse() {
         Ok(s) => s,
         Err(e) => return usage(e.to_string()),
     };
@@ -169,10 +102,10 @@ pub(crate) async fn main() -> ExitCode {
 
     if let (true, DestinationSource::Arn(arn)) = (args.save_parameter, &settings.destination)
         && let Err(e) = aws
-            .put_parameter(&args.destination_arn_parameter, arn.as_str())
+            .put_parameter(&args.settings.destination_arn_parameter, arn.as_str())
             .await
     {
-        let name = &args.destination_arn_parameter;
+        let name = &args.settings.destination_arn_parameter;
         return usage(format!(
             "storing the destination in SSM parameter {name}: {e}"
         ));

@@ -89,6 +89,9 @@ pub(crate) struct Account {
     pub id: String,
     pub logs: Logs,
     pub ssm: Ssm,
+    /// What the clients above were built from, for a test that needs another service's client.
+    #[allow(dead_code)] // the examples include this module too
+    pub config: aws_types::SdkConfig,
 }
 
 impl Account {
@@ -120,6 +123,7 @@ impl Account {
             id: id.to_owned(),
             logs: Logs::new(&config),
             ssm: Ssm::new(&config),
+            config,
         }
     }
 
