@@ -140,6 +140,10 @@ pub struct Tally {
     /// Groups an account-level subscription filter policy ships to the destination already.
     #[serde(skip_serializing_if = "is_zero")]
     pub covered: u64,
+    /// Of the skipped groups, those left alone because they were full (`keep` mode): selected,
+    /// and not shipping.
+    #[serde(rename = "noFreeSlot", skip_serializing_if = "is_zero")]
+    pub no_free_slot: u64,
     /// Groups a recent-groups sweep left out: created before its window. Not described, not
     /// touched, and not counted as unchanged.
     /// Only in the summaries of recent sweeps: a full one checks every group.
@@ -151,7 +155,33 @@ fn is_zero(n: &u64) -> bool {
     *n == 0
 }
 
+/// What a full sweep found of the account's coverage: the groups the rules select, and those
+/// shipping to the destination (ours in place, or the account policy's).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct Coverage {
+    pub eligible: u64,
+    pub subscribed: u64,
+}
+
 impl Tally {
+    /// Counts one group's outcome, noting a full group left alone.
+    pub fn record(&mut self, outcome: &Outcome) {
+        self.add(outcome.label());
+        if matches!(outcome, Outcome::Skipped { reason } if reason.starts_with(NO_FREE_SLOT)) {
+            self.no_free_slot += 1;
+        }
+    }
+
+    /// The coverage these counts show, for a sweep that visited every group: subscribed (now or
+    /// already), covered by the account policy, failed and full groups are eligible.
+    pub fn coverage(&self) -> Coverage {
+        let subscribed = self.subscribed + self.unchanged + self.covered;
+        Coverage {
+            eligible: subscribed + self.failed + self.no_free_slot,
+            subscribed,
+        }
+    }
+
     /// Counts one group's outcome.
     pub fn add(&mut self, label: OutcomeLabel) {
         self.total += 1;
@@ -176,6 +206,7 @@ impl Tally {
             skipped: self.skipped + other.skipped,
             failed: self.failed + other.failed,
             covered: self.covered + other.covered,
+            no_free_slot: self.no_free_slot + other.no_free_slot,
             not_checked: self.not_checked + other.not_checked,
         }
     }
@@ -207,5 +238,32 @@ mod tests {
         );
         let read: Tally = serde_json::from_value(serde_json::json!({"total": 4})).expect("lenient");
         assert_eq!(read.total, 4);
+    }
+
+    #[test]
+    fn coverage_counts_full_and_failed_groups_as_eligible_and_not_shipping() {
+        let mut tally = Tally::default();
+        for outcome in [
+            Outcome::Subscribed { removed: vec![] },
+            Outcome::Unchanged { removed: vec![] },
+            Outcome::Covered {
+                reason: "policy".into(),
+                removed: vec![],
+            },
+            Outcome::failed("x", false),
+            Outcome::skipped(NO_FREE_SLOT),
+            Outcome::skipped("excluded by EXCLUDE glob \"/x/*\""),
+            Outcome::Unsubscribed { removed: vec![] },
+        ] {
+            tally.record(&outcome);
+        }
+        assert_eq!(
+            tally.coverage(),
+            Coverage {
+                eligible: 5,
+                subscribed: 3
+            }
+        );
+        assert_eq!((tally.skipped, tally.no_free_slot), (2, 1));
     }
 }

@@ -21,6 +21,9 @@ pub struct InvocationMetrics {
     pub sweeps_stopped: u64,
     /// Changes a catch-up had to act on long after they were made: events the pipeline lost.
     pub lost_events: u64,
+    /// When a full sweep ended here: the account's coverage (`CoverageEligible`,
+    /// `CoverageSubscribed`), for a cross-account dashboard.
+    pub coverage: Option<crate::outcome::Coverage>,
     /// The group the function stopped repairing, when it did.
     pub repairs_stopped: Option<String>,
     /// For a sweep invocation, its kind (`full`, `recent`, `changed`, `removal`): the metrics then also carry
@@ -49,9 +52,11 @@ impl InvocationMetrics {
                 stopped,
                 kind,
                 lost_events,
+                coverage,
             })) => {
                 metrics.outcomes = sweep.counts;
                 metrics.lost_events = *lost_events;
+                metrics.coverage = *coverage;
                 metrics.sweep_kind = Some(kind.as_str());
                 metrics.sweeps_stopped = u64::from(stopped.is_some());
             }
@@ -102,6 +107,22 @@ impl InvocationMetrics {
         });
         for (name, value) in metrics {
             document[name] = json!(value);
+        }
+        if let Some(coverage) = self.coverage {
+            let names = [
+                ("CoverageEligible", coverage.eligible),
+                ("CoverageSubscribed", coverage.subscribed),
+            ];
+            if let Some(list) = document["_aws"]["CloudWatchMetrics"][0]["Metrics"].as_array_mut() {
+                list.extend(
+                    names
+                        .iter()
+                        .map(|(name, _)| json!({"Name": name, "Unit": "Count"})),
+                );
+            }
+            for (name, value) in names {
+                document[name] = json!(value);
+            }
         }
         if let Some(kind) = self.sweep_kind {
             document["SweepKind"] = json!(kind);

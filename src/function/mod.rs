@@ -209,6 +209,7 @@ impl<A: Aws + 'static> Function<A> {
                         kind: request.kind(),
                         stopped: Some(STACK_GOING.into()),
                         lost_events: 0,
+                        coverage: None,
                     }));
                 }
                 if !request.is_continuation() {

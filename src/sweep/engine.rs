@@ -79,7 +79,7 @@ pub struct Failure {
 
 impl Summary {
     fn record(&mut self, group: &str, outcome: &Outcome) {
-        self.counts.add(outcome.label());
+        self.counts.record(outcome);
         if let Outcome::Failed { error, .. } = outcome {
             self.failures.push(Failure {
                 log_group_name: group.to_owned(),

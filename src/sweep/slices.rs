@@ -21,7 +21,7 @@ use crate::decision::{Goal, Rules};
 use crate::destination::{DestinationCache, DestinationError};
 use crate::filter::DesiredFilter;
 use crate::names::{DestinationArn, FunctionArn};
-use crate::outcome::{OutcomeLabel, Tally};
+use crate::outcome::{Coverage, OutcomeLabel, Tally};
 use crate::settings::Settings;
 use crate::trail::OwnSession;
 
@@ -63,6 +63,9 @@ pub struct SweepResponse {
     /// pipeline lost (see [`changed::lost`]).
     #[serde(rename = "lostEvents", skip_serializing_if = "is_zero")]
     pub lost_events: u64,
+    /// When a full sweep ends: the coverage it found over the whole account.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub coverage: Option<Coverage>,
 }
 
 fn is_zero(n: &u64) -> bool {
@@ -93,6 +96,7 @@ impl Slice {
             kind: self.kind,
             stopped: None,
             lost_events: self.lost_events,
+            coverage: None,
         }
     }
 }
@@ -336,6 +340,7 @@ impl<A: Aws + 'static> Sweeper<'_, A> {
                 kind: request.kind(),
                 stopped: Some(reason),
                 lost_events: 0,
+                coverage: None,
             });
         }
         let slice = self.slice(request, Goal::Converge).await?;
@@ -343,7 +348,12 @@ impl<A: Aws + 'static> Sweeper<'_, A> {
             Some(next) => self.hand_on(next).await?,
             None => log_sweep_done(slice.kind, &slice.whole),
         }
-        Ok(slice.response())
+        let coverage =
+            (slice.next.is_none() && slice.kind == SweepKind::Full).then(|| slice.whole.coverage());
+        Ok(SweepResponse {
+            coverage,
+            ..slice.response()
+        })
     }
 }
 

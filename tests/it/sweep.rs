@@ -63,4 +63,22 @@ async fn a_scheduled_sweep_converges_across_invocations() {
         counted, 110,
         "every slice's subscriptions are in its metrics line"
     );
+    // The last slice reports the account's coverage, once, for a cross-account dashboard.
+    let last = chain.answers.last().expect("answers").ok();
+    assert_eq!(
+        last["coverage"],
+        serde_json::json!({"eligible": 110, "subscribed": 110}),
+        "{last}"
+    );
+    let coverage: Vec<(u64, u64)> = json_lines(&logs)
+        .iter()
+        .filter(|l| l.get("CoverageEligible").is_some())
+        .map(|m| {
+            (
+                m["CoverageEligible"].as_u64().unwrap_or(0),
+                m["CoverageSubscribed"].as_u64().unwrap_or(0),
+            )
+        })
+        .collect();
+    assert_eq!(coverage, [(110, 110)]);
 }
