@@ -24,7 +24,8 @@ test: setup template-setup
 ## event), a burst of 500 new groups in one execution environment and in three, backfill on 1,000 groups under AWS's quotas beside the AWS blog sample's script, a recent-groups
 ## sweep beside a full sweep on 10,000 groups (about 40 minutes: the full sweep's floor is
 ## 2,000 s), a sweep with and without tag rules on 500 groups, and the catch-up beside the
-## listing recent sweep on 1,000, 10,000 and 100,000 groups.
+## listing recent sweep on 1,000, 10,000 and 100,000 groups, and audit over 20 accounts x 3
+## Regions x 100 groups, in parallel and one account-Region at a time.
 bench: setup
 	cargo build --release --bins --example minimal_runtime
 	cargo build --example bench --example burst
@@ -34,6 +35,7 @@ bench: setup
 	$(PYTHON) bench/tag_sweep_bench.py 500
 	$(PYTHON) bench/recent_sweep_bench.py 10000 20
 	$(PYTHON) bench/catch_up_bench.py 1000 10000 100000
+	$(PYTHON) bench/audit_bench.py 20 100
 
 ## The template tools, and the arm64 target that sam build cross-compiles to.
 template-setup:

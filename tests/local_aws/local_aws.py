@@ -27,7 +27,7 @@ Added around moto, as WSGI middleware:
 - per-account call counters, `GET /_fixture/calls?account=ID`;
 - ListTagsForResource refusing an ARN with DescribeLogGroups' trailing `:*`, and not finding a
   group that does not exist, as AWS does;
-- AWS's per-account quotas (token buckets per API, answering ThrottlingException "Rate exceeded") and
+- AWS's quotas per account and Region (token buckets per API, answering ThrottlingException "Rate exceeded") and
   injected ServiceUnavailable / OperationAborted faults, `POST /_fixture/behaviour`;
 - organizations for aws:PrincipalOrgID, `POST /_fixture/organizations`;
 - a log group's `creationTime` set in the past, `POST /_fixture/creation-time
@@ -76,7 +76,7 @@ CALLS = defaultdict(lambda: defaultdict(int))  # account -> action -> accepted c
 THROTTLED = defaultdict(lambda: defaultdict(int))  # account -> action -> throttled answers
 FAULTED = defaultdict(lambda: defaultdict(int))  # account -> action -> injected faults
 BEHAVIOUR = {}  # account -> {"quotas": {action: rate}, "faults": {action: {code: share}}}
-BUCKETS = {}  # (account, action) -> [tokens, last refill]
+BUCKETS = {}  # (account, region, action) -> [tokens, last refill]
 RANDOM = {}  # account -> random.Random, seeded for repeatable fault injection
 ORGANIZATIONS = {}  # account -> organization ID
 INVOCATIONS = defaultdict(list)  # account -> asynchronous Lambda invocations, until collected
@@ -473,15 +473,18 @@ def aws_error(start_response, status, code, message):
     return [data]
 
 
-def take_token(account, action, rate):
+def take_token(account, region, action, rate):
+    """One request's token from the bucket of `action` in `account` and `region`: AWS's quotas
+    are per account and Region."""
     now = time.monotonic()
+    key = (account, region, action)
     with LOCK:
-        tokens, last = BUCKETS.get((account, action), (rate, now))
+        tokens, last = BUCKETS.get(key, (rate, now))
         tokens = min(rate, tokens + (now - last) * rate)
         if tokens >= 1:
-            BUCKETS[(account, action)] = (tokens - 1, now)
+            BUCKETS[key] = (tokens - 1, now)
             return True
-        BUCKETS[(account, action)] = (tokens, now)
+        BUCKETS[key] = (tokens, now)
         return False
 
 
@@ -760,7 +763,9 @@ def middleware(app):
         behaviour = BEHAVIOUR.get(account)
         if behaviour:
             rate = behaviour["quotas"].get(action)
-            if rate and not take_token(account, action, rate):
+            signed_region = CREDENTIAL_REGION.search(environ.get("HTTP_AUTHORIZATION", ""))
+            region = signed_region.group(1) if signed_region else "us-east-1"
+            if rate and not take_token(account, region, action, rate):
                 with LOCK:
                     THROTTLED[account][action] += 1
                 return aws_error(start_response, "400 Bad Request", "ThrottlingException", "Rate exceeded")

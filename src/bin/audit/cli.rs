@@ -59,8 +59,9 @@ pub(crate) struct Args {
     /// [default: the audited accounts, and the organization's with --organization].
     #[arg(long, value_delimiter = ',', value_name = "ID")]
     pub allowed_accounts: Vec<String>,
-    /// Account-Regions audited at once; each is paced at its own quotas.
-    #[arg(long, default_value_t = 8)]
+    /// Account-Regions audited at once; each is paced at its own quotas, so more at once costs no
+    /// account more than its quotas (docs/audit.md says where one machine stops being enough).
+    #[arg(long, default_value_t = 64)]
     pub parallel: usize,
     /// Requests per second for each CloudWatch Logs API, per account and Region.
     #[arg(long, default_value_t = FILTER_API_QUOTA)]
