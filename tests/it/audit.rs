@@ -168,11 +168,15 @@ async fn an_organization_audited_across_accounts_and_regions() {
         "/app/stale",
         "/app/muted",
         "/app/leaky",
+        "/app/renamed",
+        "/app/full",
         "/excluded/x",
     ] {
         workload.create_group(group).await;
         workload.set_age(group, Duration::from_secs(3600));
     }
+    // Created a moment ago: its event may still be on its way.
+    workload.create_group("/app/new").await;
     let to = &central.destination_arn;
     put_filter_with(&workload, "/app/ok", "central-logging", to, "", None).await;
     put_filter_with(
@@ -203,6 +207,18 @@ async fn an_organization_audited_across_accounts_and_regions() {
         None,
     )
     .await;
+    let elsewhere = &central.other_destination_arn;
+    put_filter_with(
+        &workload,
+        "/app/renamed",
+        "central-logging",
+        elsewhere,
+        "",
+        None,
+    )
+    .await;
+    put_filter_with(&workload, "/app/full", "vendor-a", elsewhere, "", None).await;
+    put_filter_with(&workload, "/app/full", "vendor-b", elsewhere, "", None).await;
     // The sandbox account: no role to assume.
     sandbox
         .put_parameter(PARAMETER, &central.destination_arn)
@@ -234,7 +250,7 @@ async fn an_organization_audited_across_accounts_and_regions() {
     assert_eq!(east["status"], "gaps", "{east}");
     assert_eq!(
         (east["eligible"].as_u64(), east["subscribed"].as_u64()),
-        (Some(5), Some(2)),
+        (Some(8), Some(2)),
         "{east}"
     );
     let gaps: Vec<(String, String)> = east["gaps"]
@@ -252,6 +268,9 @@ async fn an_organization_audited_across_accounts_and_regions() {
         ("/app/none", "no filter of ours"),
         ("/app/stale", "stale: pattern \"ERROR\""),
         ("/app/muted", "muted by fieldSelectionCriteria"),
+        ("/app/renamed", "a filter named ours ships to"),
+        ("/app/new", "created in the last minutes"),
+        ("/app/full", "no filter of ours"),
     ] {
         assert!(
             gaps.iter().any(|(g, r)| g == group && r.contains(part)),
@@ -288,13 +307,13 @@ async fn an_organization_audited_across_accounts_and_regions() {
         entries.iter().any(|e| e["accountId"] == management.id),
         "the management account too"
     );
-    assert_eq!(report["summary"]["gaps"], 3, "{}", report["summary"]);
+    assert_eq!(report["summary"]["gaps"], 6, "{}", report["summary"]);
     assert_eq!(report["summary"]["foreignDestinations"], 1);
 
     // Read-only: nothing was written.
     assert_eq!(
         workload.count("PutSubscriptionFilter"),
-        5,
+        8,
         "only the set-up's puts"
     );
     assert_eq!(workload.count("DeleteSubscriptionFilter"), 0);
@@ -336,6 +355,32 @@ async fn an_organization_audited_across_accounts_and_regions() {
         "{disabled}"
     );
 
+    // In keep mode, a full group is a gap of its own kind.
+    let keep = audit(
+        &management,
+        &[
+            "--accounts",
+            &workload.id,
+            "--regions",
+            "us-east-1",
+            "--existing-filters",
+            "keep",
+            "--output",
+            "json",
+        ],
+    );
+    let full = keep.json()["accountRegions"][0]["gaps"]
+        .as_array()
+        .expect("gaps")
+        .iter()
+        .find(|g| g["logGroupName"] == "/app/full")
+        .cloned();
+    assert_eq!(
+        full.map(|g| g["reason"].clone()),
+        Some(json!("no free slot in keep mode")),
+        "{keep:?}"
+    );
+
     // CSV: one row per gap, foreign destination and error; HTML: one page, escaped.
     let only = [
         "--accounts",
@@ -349,7 +394,7 @@ async fn an_organization_audited_across_accounts_and_regions() {
     assert_eq!(csv.code, 1);
     let rows: Vec<&str> = csv.stdout.lines().collect();
     assert_eq!(rows[0], "accountId,region,kind,logGroupName,detail");
-    assert_eq!(rows.len(), 1 + 3 + 1, "{csv:?}");
+    assert_eq!(rows.len(), 1 + 6 + 1, "{csv:?}");
     assert!(
         rows.iter().any(|r| r.contains(",foreign,/app/leaky,")),
         "{csv:?}"
