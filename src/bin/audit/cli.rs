@@ -24,7 +24,7 @@ use auto_subscribe::flags::SettingsFlags;
 use auto_subscribe::names::{DestinationArn, LogGroupName};
 use auto_subscribe::settings::Settings;
 
-use crate::report;
+use crate::report::{self, Run};
 
 /// Proves that every log group of every account and Region ships to the central destination, and
 /// that nothing ships outside the organization. Read-only (but for --canary).
@@ -92,16 +92,6 @@ pub(crate) enum Output {
     Json,
     Csv,
     Html,
-}
-
-/// How the audit was run, for the report.
-#[derive(Debug, Clone, serde::Serialize)]
-#[serde(rename_all = "camelCase")]
-pub(crate) struct Run {
-    pub started_at: String,
-    pub seconds: f64,
-    pub role_name: String,
-    pub command: String,
 }
 
 /// Runs the command.

@@ -8,7 +8,15 @@ use serde_json::json;
 
 use auto_subscribe::audit::{AccountRegion, Status};
 
-use crate::cli::Run;
+/// How the audit was run, for the report.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct Run {
+    pub started_at: String,
+    pub seconds: f64,
+    pub role_name: String,
+    pub command: String,
+}
 
 /// The totals over every account and Region.
 #[derive(Debug, Clone, Default, Serialize)]
