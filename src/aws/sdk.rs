@@ -42,13 +42,14 @@ pub struct CallStats {
     pub retries: AtomicU64,
 }
 
-/// CloudWatch Logs and SSM through the AWS SDK, with our retries; Lambda (a sweep's hand-on) and
-/// CloudFormation (the stack's status) built at their first use, since most invocations need
-/// neither and a client costs its share of the cold start.
+/// CloudWatch Logs through the AWS SDK, with our retries; SSM (the destination parameter, read
+/// once per five minutes), Lambda (a sweep's hand-on), CloudFormation (the stack's status) and
+/// CloudTrail (a catch-up's lookups) built at their first use, since most invocations need none
+/// of them and a client costs its share of the cold start.
 #[derive(Debug, Clone)]
 pub struct SdkAws {
     logs: aws_sdk_cloudwatchlogs::Client,
-    ssm: aws_sdk_ssm::Client,
+    ssm: Arc<Later<aws_sdk_ssm::Client>>,
     lambda: Arc<Later<aws_sdk_lambda::Client>>,
     cloudformation: Arc<Later<aws_sdk_cloudformation::Client>>,
     cloudtrail: Arc<Later<aws_sdk_cloudtrail::Client>>,
@@ -211,12 +212,9 @@ impl SdkAws {
         let logs = aws_sdk_cloudwatchlogs::config::Builder::from(config)
             .retry_config(RetryConfig::disabled())
             .build();
-        let ssm = aws_sdk_ssm::config::Builder::from(config)
-            .retry_config(RetryConfig::disabled())
-            .build();
         Self::assembled(
             aws_sdk_cloudwatchlogs::Client::from_conf(logs),
-            aws_sdk_ssm::Client::from_conf(ssm),
+            Later::from(config),
             Later::from(config),
             Later::from(config),
             Later::from(config),
@@ -268,7 +266,7 @@ impl SdkAws {
         );
         Self::assembled(
             logs,
-            ssm,
+            Later::ready(ssm),
             Later::ready(lambda),
             Later::ready(cloudformation),
             Later::ready(cloudtrail),
@@ -278,7 +276,7 @@ impl SdkAws {
 
     fn assembled(
         logs: aws_sdk_cloudwatchlogs::Client,
-        ssm: aws_sdk_ssm::Client,
+        ssm: Later<aws_sdk_ssm::Client>,
         lambda: Later<aws_sdk_lambda::Client>,
         cloudformation: Later<aws_sdk_cloudformation::Client>,
         cloudtrail: Later<aws_sdk_cloudtrail::Client>,
@@ -286,7 +284,7 @@ impl SdkAws {
     ) -> Self {
         Self {
             logs,
-            ssm,
+            ssm: Arc::new(ssm),
             lambda: Arc::new(lambda),
             cloudformation: Arc::new(cloudformation),
             cloudtrail: Arc::new(cloudtrail),
@@ -314,6 +312,16 @@ impl SdkAws {
     pub fn with_pacing(mut self, pacing: Pacing) -> Self {
         self.pacing = Some(Arc::new(pacing));
         self
+    }
+
+    fn ssm(&self) -> &aws_sdk_ssm::Client {
+        self.ssm.get(|config| {
+            aws_sdk_ssm::Client::from_conf(
+                aws_sdk_ssm::config::Builder::from(config)
+                    .retry_config(RetryConfig::disabled())
+                    .build(),
+            )
+        })
     }
 
     fn lambda(&self) -> &aws_sdk_lambda::Client {
@@ -570,7 +578,7 @@ impl Aws for SdkAws {
     async fn get_parameter(&self, name: &str) -> Result<String, ApiError> {
         let output = self
             .retrying(None, || {
-                self.ssm
+                self.ssm()
                     .get_parameter()
                     .name(name)
                     .with_decryption(true)
@@ -792,7 +800,7 @@ impl Aws for SdkAws {
 
     async fn put_parameter(&self, name: &str, value: &str) -> Result<(), ApiError> {
         self.retrying(None, || {
-            self.ssm
+            self.ssm()
                 .put_parameter()
                 .name(name)
                 .value(value)
