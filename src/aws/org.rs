@@ -2,10 +2,14 @@
 //! management or a delegated administrator account), a role assumed in each (STS), and the Regions
 //! each has enabled (Account). Only `audit` uses it; the function never does.
 
+use std::future::Future;
+
 use aws_credential_types::Credentials;
 use aws_credential_types::provider::SharedCredentialsProvider;
 use aws_sdk_account::types::RegionOptStatus;
-use aws_sdk_organizations::types::AccountStatus;
+use aws_sdk_cloudwatchlogs::error::{ProvideErrorMetadata, SdkError};
+use aws_sdk_organizations::types::{Account, AccountStatus};
+use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
 use aws_smithy_types::retry::RetryConfig;
 use aws_types::SdkConfig;
 use aws_types::region::Region;
@@ -48,27 +52,22 @@ impl Org {
 
     /// Every active account of the organization (ListAccounts, every page).
     pub async fn accounts(&self) -> Result<Vec<String>, ApiError> {
-        let mut accounts = Vec::new();
-        let mut next_token: Option<String> = None;
-        loop {
-            let page = classified(self.retry, || {
+        every_page(
+            self.retry,
+            |token| {
                 self.organizations
                     .list_accounts()
-                    .set_next_token(next_token.clone())
+                    .set_next_token(token)
                     .send()
-            })
-            .await?;
-            accounts.extend(
-                page.accounts()
-                    .iter()
-                    .filter(|a| a.status() == Some(&AccountStatus::Active))
-                    .filter_map(|a| a.id().map(str::to_owned)),
-            );
-            match page.next_token() {
-                Some(token) if !token.is_empty() => next_token = Some(token.to_owned()),
-                _ => return Ok(accounts),
-            }
-        }
+            },
+            |page| {
+                (
+                    active(page.accounts()),
+                    page.next_token().map(str::to_owned),
+                )
+            },
+        )
+        .await
     }
 
     /// Every active account in the organizational unit `ou` and the units below it.
@@ -76,47 +75,46 @@ impl Org {
         let mut accounts = Vec::new();
         let mut units = vec![ou.to_owned()];
         while let Some(unit) = units.pop() {
-            let mut next_token: Option<String> = None;
-            loop {
-                let page = classified(self.retry, || {
-                    self.organizations
-                        .list_accounts_for_parent()
-                        .parent_id(&unit)
-                        .set_next_token(next_token.clone())
-                        .send()
-                })
-                .await?;
-                accounts.extend(
-                    page.accounts()
-                        .iter()
-                        .filter(|a| a.status() == Some(&AccountStatus::Active))
-                        .filter_map(|a| a.id().map(str::to_owned)),
-                );
-                match page.next_token() {
-                    Some(token) if !token.is_empty() => next_token = Some(token.to_owned()),
-                    _ => break,
-                }
-            }
-            let mut next_token: Option<String> = None;
-            loop {
-                let page = classified(self.retry, || {
-                    self.organizations
-                        .list_organizational_units_for_parent()
-                        .parent_id(&unit)
-                        .set_next_token(next_token.clone())
-                        .send()
-                })
-                .await?;
-                units.extend(
-                    page.organizational_units()
-                        .iter()
-                        .filter_map(|u| u.id().map(str::to_owned)),
-                );
-                match page.next_token() {
-                    Some(token) if !token.is_empty() => next_token = Some(token.to_owned()),
-                    _ => break,
-                }
-            }
+            accounts.extend(
+                every_page(
+                    self.retry,
+                    |token| {
+                        self.organizations
+                            .list_accounts_for_parent()
+                            .parent_id(&unit)
+                            .set_next_token(token)
+                            .send()
+                    },
+                    |page| {
+                        (
+                            active(page.accounts()),
+                            page.next_token().map(str::to_owned),
+                        )
+                    },
+                )
+                .await?,
+            );
+            units.extend(
+                every_page(
+                    self.retry,
+                    |token| {
+                        self.organizations
+                            .list_organizational_units_for_parent()
+                            .parent_id(&unit)
+                            .set_next_token(token)
+                            .send()
+                    },
+                    |page| {
+                        let units = page
+                            .organizational_units()
+                            .iter()
+                            .filter_map(|u| u.id().map(str::to_owned))
+                            .collect();
+                        (units, page.next_token().map(str::to_owned))
+                    },
+                )
+                .await?,
+            );
         }
         Ok(accounts)
     }
@@ -164,27 +162,60 @@ impl Org {
                 .retry_config(RetryConfig::disabled())
                 .build(),
         );
-        let mut regions = Vec::new();
-        let mut next_token: Option<String> = None;
-        loop {
-            let page = classified(self.retry, || {
+        every_page(
+            self.retry,
+            |token| {
                 client
                     .list_regions()
                     .region_opt_status_contains(RegionOptStatus::Enabled)
                     .region_opt_status_contains(RegionOptStatus::EnabledByDefault)
-                    .set_next_token(next_token.clone())
+                    .set_next_token(token)
                     .send()
-            })
-            .await?;
-            regions.extend(
-                page.regions()
+            },
+            |page| {
+                let regions = page
+                    .regions()
                     .iter()
-                    .filter_map(|r| r.region_name().map(str::to_owned)),
-            );
-            match page.next_token() {
-                Some(token) if !token.is_empty() => next_token = Some(token.to_owned()),
-                _ => return Ok(regions),
-            }
+                    .filter_map(|r| r.region_name().map(str::to_owned))
+                    .collect();
+                (regions, page.next_token().map(str::to_owned))
+            },
+        )
+        .await
+    }
+}
+
+/// The ids of the active accounts among `accounts`.
+fn active(accounts: &[Account]) -> Vec<String> {
+    accounts
+        .iter()
+        .filter(|a| a.status() == Some(&AccountStatus::Active))
+        .filter_map(|a| a.id().map(str::to_owned))
+        .collect()
+}
+
+/// Every page of a listing, each call retried as one: `call` asks for the page after a token
+/// (`None` first), `items` takes a page's items and the token of the next one (absent or empty
+/// on the last).
+async fn every_page<T, Page, E, Call, Fut>(
+    retry: RetryPolicy,
+    mut call: Call,
+    mut items: impl FnMut(&Page) -> (Vec<T>, Option<String>),
+) -> Result<Vec<T>, ApiError>
+where
+    Call: FnMut(Option<String>) -> Fut,
+    Fut: Future<Output = Result<Page, SdkError<E, HttpResponse>>>,
+    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+{
+    let mut all = Vec::new();
+    let mut next_token: Option<String> = None;
+    loop {
+        let page = classified(retry, || call(next_token.clone())).await?;
+        let (found, token) = items(&page);
+        all.extend(found);
+        match token {
+            Some(token) if !token.is_empty() => next_token = Some(token),
+            _ => return Ok(all),
         }
     }
 }
