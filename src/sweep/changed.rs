@@ -9,7 +9,9 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
+use super::request::CarriedChange;
 use crate::aws::{ApiError, Aws};
+use crate::names::LogGroupName;
 use crate::trail::{CHANGE_CALLS, Change, OwnSession, change_in};
 
 /// How long CloudTrail's events take to reach the function normally: a group still needing a
@@ -73,6 +75,34 @@ impl Changes {
     /// The latest change of `group`.
     pub fn of(&self, group: &str) -> Option<&Change> {
         self.latest.get(group)
+    }
+
+    /// The latest change of `group`, to carry on with it to the next invocation.
+    pub fn carried(&self, group: &str) -> Option<CarriedChange> {
+        self.of(group).map(|change| CarriedChange {
+            name: change.group.as_str().to_owned(),
+            call: change.call.clone(),
+            at_ms: change.at_ms,
+        })
+    }
+
+    /// The changes an earlier invocation of the catch-up carried on. Only cues: one whose name
+    /// is not a log group name, or whose call is not a change call, is left out.
+    pub fn from_carried(carried: &[CarriedChange]) -> Self {
+        let mut changes = Self::default();
+        for change in carried {
+            let Ok(group) = LogGroupName::parse(&change.name) else {
+                continue;
+            };
+            if let Some(call) = CHANGE_CALLS.iter().find(|call| **call == change.call) {
+                changes.add(Change {
+                    group,
+                    call: (*call).to_owned(),
+                    at_ms: change.at_ms,
+                });
+            }
+        }
+        changes
     }
 }
 

@@ -7,6 +7,8 @@
 //! that carries the stack's Delete request, and the stack's lifecycle confirms with
 //! CloudFormation, slice by slice, that the stack is being deleted.
 
+use std::collections::HashSet;
+
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
@@ -30,7 +32,7 @@ pub(crate) const MAX_CARRIED: usize = 1000;
 pub(crate) const ORDER_KEY: &str = "sweep";
 
 /// The key of a sweep payload:
-/// `{"autoSubscribeSweep": {"nextToken", "customResource", "startedAtMs", "soFar", "hops", "retry", "createdWithinSeconds", "changedWithinSeconds"}}`.
+/// `{"autoSubscribeSweep": {"nextToken", "customResource", "startedAtMs", "soFar", "hops", "retry", "createdWithinSeconds", "changedWithinSeconds", "changes"}}`.
 pub(crate) const CONTINUATION_KEY: &str = "autoSubscribeSweep";
 
 /// A request to sweep the account: a new sweep, or one continuing where the previous invocation
@@ -67,6 +69,23 @@ pub struct SweepRequest {
     /// only carry what it had no time for.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub changed_within_seconds: Option<u64>,
+    /// A catch-up's changes of the groups in `retry`, as its first invocation read them from the
+    /// event history, so the invocation that reaches a group can still tell a lost event.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub changes: Vec<CarriedChange>,
+}
+
+/// One change a catch-up carries on with its group: a cue for the `event lost` line and the
+/// `LostEvents` metric, never for a write (what decides a write is read from AWS).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CarriedChange {
+    /// The group's name.
+    pub name: String,
+    /// CloudTrail's `eventName`.
+    pub call: String,
+    /// CloudTrail's `EventTime`, epoch milliseconds.
+    pub at_ms: u64,
 }
 
 /// What a schedule orders: `{"sweep": {"createdWithinSeconds"? | "changedWithinSeconds"?}}`.
@@ -126,14 +145,28 @@ impl SweepRequest {
             so_far.total += dropped;
             so_far.failed += dropped;
         }
+        let carried: HashSet<&str> = retry.iter().map(String::as_str).collect();
+        let changes = self
+            .changes
+            .iter()
+            .filter(|change| carried.contains(change.name.as_str()))
+            .cloned()
+            .collect();
         Self {
             next_token: next_token.map(str::to_owned),
             retry,
+            changes,
             started_at_ms: Some(started_at_ms),
             so_far,
             hops: self.hops.saturating_add(1),
             ..self.clone()
         }
+    }
+
+    /// This request with `changes` as the changes of the groups it carries (a catch-up's).
+    pub fn carrying(mut self, changes: impl Fn(&str) -> Option<CarriedChange>) -> Self {
+        self.changes = self.retry.iter().filter_map(|name| changes(name)).collect();
+        self
     }
 
     /// A full sweep, or one of the groups created in the last `seconds` (none: full).
@@ -376,12 +409,27 @@ mod tests {
             ),
             (SweepKind::Changed, Some(2700), None)
         );
-        let next = changed.continued(3_000_000, &Tally::default(), None, vec!["/a".into()]);
+        let change = |name: &str| CarriedChange {
+            name: name.into(),
+            call: "CreateLogGroup".into(),
+            at_ms: 1_000,
+        };
+        let next = changed
+            .continued(
+                3_000_000,
+                &Tally::default(),
+                None,
+                vec!["/a".into(), "/b".into()],
+            )
+            .carrying(|name| (name == "/a").then(|| change(name)));
         let next = read(&next.payload()).expect("a continuation");
         assert_eq!(
-            (next.kind(), next.listing_done()),
-            (SweepKind::Changed, true)
+            (next.kind(), next.listing_done(), next.changes.clone()),
+            (SweepKind::Changed, true, vec![change("/a")])
         );
+        // A group no longer carried takes its change with it.
+        let last = next.continued(3_000_000, &Tally::default(), None, vec!["/b".into()]);
+        assert!(last.changes.is_empty(), "{:?}", last.changes);
         for bad in [
             json!({ORDER_KEY: {"changedWithinSeconds": 0}}),
             json!({ORDER_KEY: {"changedWithinSeconds": 60, "createdWithinSeconds": 60}}),

@@ -190,6 +190,7 @@ impl<A: Aws + 'static> Sweeper<'_, A> {
             }
             _ => (request.clone(), None),
         };
+
         let kind = match goal {
             Goal::Teardown => SweepKind::Removal,
             _ => request.kind(),
@@ -206,6 +207,11 @@ impl<A: Aws + 'static> Sweeper<'_, A> {
                 listing_done: request.listing_done(),
             },
         };
+        // What the catch-up knows of its groups' changes, to tell lost events: read now, or
+        // carried from its first invocation.
+        let known = changes.or_else(|| {
+            (request.kind() == SweepKind::Changed).then(|| Changes::from_carried(&request.changes))
+        });
         let job = Job {
             rules: Rules::new(self.settings, goal).within(request.created_after_ms(started_at_ms)),
             destination: destination.clone(),
@@ -230,7 +236,7 @@ impl<A: Aws + 'static> Sweeper<'_, A> {
         .await
         .map_err(SweepError::Listing)?;
         log_slice(kind, &summary);
-        let lost_events = changes.as_ref().map_or(0, |changes| {
+        let lost_events = known.as_ref().map_or(0, |changes| {
             let written = written.lock().unwrap_or_else(|e| e.into_inner());
             let lost = changed::lost(changes, &written, self.budget.now_ms());
             for change in &lost {
@@ -245,12 +251,16 @@ impl<A: Aws + 'static> Sweeper<'_, A> {
         });
         let more = summary.next_token.is_some() || !summary.leftovers.is_empty();
         let next = more.then(|| {
-            request.continued(
+            let next = request.continued(
                 started_at_ms,
                 &summary.counts,
                 summary.next_token.as_deref(),
                 summary.leftovers.clone(),
-            )
+            );
+            match &known {
+                Some(changes) => next.carrying(|group| changes.carried(group)),
+                None => next,
+            }
         });
         Ok(Slice {
             desired: self.settings.filter.to(destination),
@@ -412,6 +422,7 @@ pub(crate) mod tests {
     use crate::aws::fake::FakeAws;
     use crate::fixtures::DEST;
     use crate::settings::RawSettings;
+    use crate::sweep::request::CarriedChange;
     use serde_json::Value;
 
     const ARN: &str = "arn:aws:lambda:us-east-1:111111111111:function:auto-subscribe";
@@ -757,6 +768,67 @@ pub(crate) mod tests {
             matches!(error, SweepError::Lookup(ref e) if e.is_transient()),
             "{error}"
         );
+    }
+
+    #[tokio::test]
+    async fn a_handed_on_catch_up_still_counts_the_lost_events_of_the_groups_it_carries() {
+        let deployed = five_groups();
+        for group in ["/a", "/b", "/c", "/d"] {
+            deployed
+                .aws
+                .add_trail_event("CreateLogGroup", trail_event("CreateLogGroup", group, 20));
+        }
+        // The first invocation is out of time after what it could finish: it carries the rest,
+        // each with its change, and every later one counts the lost events it acts on.
+        let mut lost = deployed
+            .swept(OUT_OF_TIME, &SweepRequest::changed_within(45 * 60))
+            .await
+            .lost_events;
+        let looked_up = deployed.aws.count("lookup-events");
+        let mut handed_on = 0;
+        while let Some(next) = deployed.continuations().get(handed_on).cloned() {
+            handed_on += 1;
+            assert_eq!(next.kind(), SweepKind::Changed);
+            assert_eq!(
+                next.changes.iter().map(|c| &c.name).collect::<Vec<_>>(),
+                next.retry.iter().collect::<Vec<_>>(),
+                "each carried group with its change"
+            );
+            lost += deployed.swept(LATER, &next).await.lost_events;
+        }
+        assert!(handed_on > 0, "the first invocation handed on");
+        assert_eq!(
+            lost, 4,
+            "every group subscribed late, whichever invocation reached it"
+        );
+        assert_eq!(
+            deployed.aws.count("lookup-events"),
+            looked_up,
+            "looked up by the first invocation only"
+        );
+
+        // Carried changes are cues for a metric: a name or call that is not one is not counted.
+        let deployed = five_groups();
+        let mut forged = SweepRequest::changed_within(600).continued(
+            STARTED_MS,
+            &Tally::default(),
+            None,
+            vec!["/a".into(), "/b".into()],
+        );
+        forged.changes = vec![
+            CarriedChange {
+                name: "/a".into(),
+                call: "DeleteLogGroup".into(),
+                at_ms: 0,
+            },
+            CarriedChange {
+                name: "not a group name: *".into(),
+                call: "CreateLogGroup".into(),
+                at_ms: 0,
+            },
+        ];
+        let answer = deployed.swept(LATER, &forged).await;
+        assert_eq!((answer.sweep.counts.subscribed, answer.lost_events), (2, 0));
     }
 
     #[tokio::test]
