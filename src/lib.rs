@@ -1,6 +1,6 @@
 //! auto-subscribe keeps every CloudWatch Logs log group of an account subscribed to a central
-//! logging destination. The library decides; the two binaries (`auto-subscribe`, the Lambda
-//! function, and `backfill`) only wire it up. `ARCHITECTURE.md` is the map.
+//! logging destination. The library decides; the three binaries (`auto-subscribe`, the Lambda
+//! function, `backfill` and `audit`) only wire it up. `ARCHITECTURE.md` is the map.
 //!
 //! From the bottom up:
 //! - [`names`], [`outcome`], [`filter`], [`group`], [`account_policy`], [`cloudformation`]: the
@@ -17,7 +17,8 @@
 //! - [`sweep`]: every group of the account: the engine `backfill` runs, and the function's slices;
 //! - [`stack`]: the stack's lifecycle, which drives a removal through the sweep;
 //! - [`function`]: the Lambda function, one typed invocation at a time;
-//! - [`audit`]: the read-only audit of one account and Region, for the `audit` binary.
+//! - [`audit`]: the read-only audit of one account and Region, and its canary, for the `audit`
+//!   binary.
 //!
 //! One new log group: CloudTrail's `CreateLogGroup` event → [`function::Invocation::parse`] →
 //! [`function::Function::handle`] → [`reconcile::Reconciler::reconcile`] ([`decision::decide`],

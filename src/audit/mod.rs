@@ -4,16 +4,19 @@
 //! binary assumes a role in each account, runs this for each of its Regions in parallel, and
 //! prints the reports.
 
+pub mod canary;
 pub mod verdict;
 
 use serde::Serialize;
 
+use crate::account_policy::AccountPolicy;
 use crate::aws::{ApiError, Aws};
 use crate::decision::{Decision, Goal, Rules, decide};
 use crate::destination::{DestinationError, resolve_once};
 use crate::group::{KnownTags, LogGroup};
 use crate::names::DestinationArn;
 use crate::settings::{DestinationSource, Settings};
+pub use canary::Canary;
 use verdict::{Allowed, Foreign, Verdict, foreign, judge};
 
 /// How one account and Region came out.
@@ -73,19 +76,12 @@ pub struct AccountRegion {
     /// The canary's verdict, when one ran.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub canary: Option<Canary>,
-}
-
-/// What the canary proved: a group created, then subscribed by the function within the time.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct Canary {
-    pub log_group_name: String,
-    pub subscribed: bool,
-    /// Seconds from its creation to our filter, when it came.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub seconds: Option<f64>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub error: Option<String>,
+    /// The destination, parsed, for the canary.
+    #[serde(skip)]
+    pub destination: Option<DestinationArn>,
+    /// The account-level subscription policies as read, for the canary.
+    #[serde(skip)]
+    pub policies: Vec<AccountPolicy>,
 }
 
 impl AccountRegion {
@@ -106,6 +102,8 @@ impl AccountRegion {
             account_policies: Vec::new(),
             error: Some(error),
             canary: None,
+            destination: None,
+            policies: Vec::new(),
         }
     }
 
@@ -114,7 +112,7 @@ impl AccountRegion {
             Status::Error
         } else if self.gaps.is_empty()
             && self.foreign_destinations.is_empty()
-            && self.canary.as_ref().is_none_or(|c| c.subscribed)
+            && self.canary.as_ref().is_none_or(|c| !c.failed())
         {
             Status::Covered
         } else {
@@ -178,6 +176,7 @@ pub async fn audit(aws: &impl Aws, scope: Scope<'_>) -> AccountRegion {
         },
     };
     report.destination_arn = Some(destination.to_string());
+    report.destination = Some(destination.clone());
     let policies = match aws.subscription_policies().await {
         Ok(policies) => policies,
         Err(e) => {
@@ -245,6 +244,7 @@ pub async fn audit(aws: &impl Aws, scope: Scope<'_>) -> AccountRegion {
             _ => break,
         }
     }
+    report.policies = policies;
     report.settle();
     report
 }
@@ -254,7 +254,7 @@ async fn audit_group(
     group: &LogGroup,
     rules: &Rules,
     desired: &crate::filter::DesiredFilter,
-    policies: &[crate::account_policy::AccountPolicy],
+    policies: &[AccountPolicy],
     scope: &Scope<'_>,
     report: &mut AccountRegion,
 ) -> Result<(), ApiError> {

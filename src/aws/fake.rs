@@ -9,7 +9,7 @@ use std::time::Duration;
 use hyper::Uri;
 use serde_json::Value;
 
-use super::{ApiError, Aws, LogGroupPage, TrailEvent, TrailPage};
+use super::{ApiError, Aws, CanaryGroups, LogGroupPage, TrailEvent, TrailPage};
 use crate::account_policy::AccountPolicy;
 use crate::filter::{SubscriptionFilter, regex_terms};
 use crate::group::{ListedGroup, Tags};
@@ -64,6 +64,12 @@ pub enum Call {
     DescribeMetricFilters {
         group: String,
     },
+    CreateLogGroup {
+        group: String,
+    },
+    DeleteLogGroup {
+        group: String,
+    },
     /// An answer PUT to CloudFormation's response URL.
     AnswerCloudFormation {
         host: String,
@@ -75,7 +81,8 @@ impl Call {
     /// The call's short name, as failures are injected ([`FakeAws::fail_nth`]) and sequences
     /// asserted: `describe`, `put NAME`, `delete NAME`, `get NAME`, `put-parameter NAME`,
     /// `invoke`, `reserve-concurrency`, `describe-stacks`, `list-tags`, `describe-log-groups`,
-    /// `describe-account-policies`, `lookup-events`, `describe-metric-filters`, `answer`.
+    /// `describe-account-policies`, `lookup-events`, `describe-metric-filters`, `create-log-group`,
+    /// `delete-log-group`, `answer`.
     pub fn key(&self) -> String {
         match self {
             Self::Describe { .. } => "describe".into(),
@@ -91,6 +98,8 @@ impl Call {
             Self::DescribeAccountPolicies => "describe-account-policies".into(),
             Self::LookupEvents { .. } => "lookup-events".into(),
             Self::DescribeMetricFilters { .. } => "describe-metric-filters".into(),
+            Self::CreateLogGroup { .. } => "create-log-group".into(),
+            Self::DeleteLogGroup { .. } => "delete-log-group".into(),
             Self::AnswerCloudFormation { .. } => "answer".into(),
         }
     }
@@ -548,5 +557,38 @@ impl Aws for FakeAws {
             host: url.host().unwrap_or_default().to_owned(),
             body: body.clone(),
         })
+    }
+}
+
+impl CanaryGroups for FakeAws {
+    async fn create_log_group(&self, group: &LogGroupName) -> Result<(), ApiError> {
+        self.record(Call::CreateLogGroup {
+            group: group.to_string(),
+        })?;
+        let mut groups = self.groups.lock().expect("not poisoned");
+        if groups.contains_key(group.as_str()) {
+            return Err(ApiError::Other(
+                "ResourceAlreadyExistsException: The specified log group already exists".into(),
+            ));
+        }
+        groups.insert(group.to_string(), Vec::new());
+        Ok(())
+    }
+
+    async fn delete_log_group(&self, group: &LogGroupName) -> Result<(), ApiError> {
+        self.record(Call::DeleteLogGroup {
+            group: group.to_string(),
+        })?;
+        match self
+            .groups
+            .lock()
+            .expect("not poisoned")
+            .remove(group.as_str())
+        {
+            Some(_) => Ok(()),
+            None => Err(ApiError::NotFound(
+                "The specified log group does not exist.".into(),
+            )),
+        }
     }
 }

@@ -182,3 +182,17 @@ pub trait Aws: Send + Sync {
         0
     }
 }
+
+/// The only writes `audit` makes: its canary's group, created and then deleted (`--canary`).
+/// Apart from [`Aws`], so that nothing but the canary can create or delete a log group.
+pub trait CanaryGroups: Aws {
+    fn create_log_group(
+        &self,
+        group: &LogGroupName,
+    ) -> impl Future<Output = Result<(), ApiError>> + Send;
+
+    fn delete_log_group(
+        &self,
+        group: &LogGroupName,
+    ) -> impl Future<Output = Result<(), ApiError>> + Send;
+}

@@ -27,7 +27,7 @@ use hyper_util::rt::TokioExecutor;
 
 use super::pacing::{Api, Pacing};
 use super::retry::RetryPolicy;
-use super::{ApiError, Aws, LogGroupPage, TrailEvent, TrailPage};
+use super::{ApiError, Aws, CanaryGroups, LogGroupPage, TrailEvent, TrailPage};
 use crate::account_policy::AccountPolicy;
 use crate::filter::SubscriptionFilter;
 use crate::group::{ListedGroup, Tags};
@@ -352,30 +352,6 @@ impl SdkAws {
                     .build(),
             )
         })
-    }
-
-    /// Creates a log group (`audit --canary`'s, the only write `audit` makes).
-    pub async fn create_log_group(&self, group: &LogGroupName) -> Result<(), ApiError> {
-        self.retrying(None, || {
-            self.logs
-                .create_log_group()
-                .log_group_name(group.as_str())
-                .send()
-        })
-        .await
-        .map(|_| ())
-    }
-
-    /// Deletes a log group (the canary, once it has answered).
-    pub async fn delete_log_group(&self, group: &LogGroupName) -> Result<(), ApiError> {
-        self.retrying(None, || {
-            self.logs
-                .delete_log_group()
-                .log_group_name(group.as_str())
-                .send()
-        })
-        .await
-        .map(|_| ())
     }
 
     pub fn stats(&self) -> &CallStats {
@@ -806,6 +782,32 @@ impl Aws for SdkAws {
                 .value(value)
                 .r#type(aws_sdk_ssm::types::ParameterType::String)
                 .overwrite(true)
+                .send()
+        })
+        .await
+        .map(|_| ())
+    }
+}
+
+impl CanaryGroups for SdkAws {
+    /// Creates a log group (`audit --canary`'s, the only write `audit` makes).
+    async fn create_log_group(&self, group: &LogGroupName) -> Result<(), ApiError> {
+        self.retrying(None, || {
+            self.logs
+                .create_log_group()
+                .log_group_name(group.as_str())
+                .send()
+        })
+        .await
+        .map(|_| ())
+    }
+
+    /// Deletes a log group (the canary, once it has answered).
+    async fn delete_log_group(&self, group: &LogGroupName) -> Result<(), ApiError> {
+        self.retrying(None, || {
+            self.logs
+                .delete_log_group()
+                .log_group_name(group.as_str())
                 .send()
         })
         .await

@@ -555,4 +555,35 @@ async fn the_canary_proves_the_function_end_to_end() {
         .expect("list");
     assert!(left.log_groups().is_empty(), "the canary is deleted");
     function.stop();
+
+    // A selection that leaves the canary's names out: the function would leave it alone, so
+    // none is created, and that is no failure.
+    let skipped = audit(
+        &management,
+        &[
+            "--accounts",
+            &member.id,
+            "--canary",
+            "--exclude",
+            "/auto-subscribe/*",
+            "--output",
+            "json",
+        ],
+    );
+    assert_eq!(skipped.code, 0, "{skipped:?}");
+    let verdict = &skipped.json()["accountRegions"][0]["canary"];
+    assert!(
+        verdict["skipped"]
+            .as_str()
+            .is_some_and(|s| s.contains("/auto-subscribe/canary/* out")),
+        "{verdict}"
+    );
+    let created = member
+        .logs
+        .describe_log_groups()
+        .log_group_name_prefix("/auto-subscribe/canary/")
+        .send()
+        .await
+        .expect("list");
+    assert!(created.log_groups().is_empty(), "no canary created");
 }

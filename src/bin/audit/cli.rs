@@ -14,14 +14,14 @@ use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 
 use auto_subscribe::audit::verdict::Allowed;
-use auto_subscribe::audit::{AccountRegion, Canary, Scope, audit};
+use auto_subscribe::audit::{AccountRegion, Scope, audit, canary};
+use auto_subscribe::aws::ApiError;
 use auto_subscribe::aws::org::{Org, in_region};
 use auto_subscribe::aws::pacing::{FILTER_API_QUOTA, Pacing};
 use auto_subscribe::aws::retry::RetryPolicy;
 use auto_subscribe::aws::sdk::{SdkAws, load_config};
-use auto_subscribe::aws::{ApiError, Aws};
 use auto_subscribe::flags::SettingsFlags;
-use auto_subscribe::names::{DestinationArn, LogGroupName};
+use auto_subscribe::names::DestinationArn;
 use auto_subscribe::settings::Settings;
 
 use crate::report::{self, Run};
@@ -219,7 +219,16 @@ pub(crate) async fn main() -> ExitCode {
                     )
                     .await;
                     if canary && report.error.is_none() {
-                        let verdict = run_canary(&aws, canary_timeout).await;
+                        let name = canary::name(epoch_ms(), fastrand::u16(..));
+                        let verdict = canary::run(
+                            &aws,
+                            &settings,
+                            &report,
+                            &name,
+                            canary_timeout,
+                            epoch_ms(),
+                        )
+                        .await;
                         return report.with_canary(verdict);
                     }
                     report
@@ -295,9 +304,7 @@ async fn one(
     destination: Option<&DestinationArn>,
     allowed: &Allowed,
 ) -> AccountRegion {
-    let now_ms = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
+    let now_ms = epoch_ms();
     audit(
         aws,
         Scope {
@@ -312,58 +319,11 @@ async fn one(
     .await
 }
 
-/// Creates a canary group, waits for our filter on it (polling every 5 s, at most `timeout`),
-/// then deletes it.
-async fn run_canary(aws: &SdkAws, timeout: Duration) -> Canary {
-    let stamp = std::time::SystemTime::now()
+/// The audit's clock, epoch milliseconds.
+fn epoch_ms() -> u64 {
+    std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis());
-    let name = format!("/auto-subscribe/canary/{stamp}-{:04x}", fastrand::u16(..));
-    let mut canary = Canary {
-        log_group_name: name.clone(),
-        subscribed: false,
-        seconds: None,
-        error: None,
-    };
-    let Ok(group) = LogGroupName::parse(&name) else {
-        canary.error = Some("the canary's name is not valid".into());
-        return canary;
-    };
-    if let Err(e) = aws.create_log_group(&group).await {
-        canary.error = Some(format!("creating {name}: {e}"));
-        return canary;
-    }
-    let started = Instant::now();
-    while started.elapsed() < timeout {
-        tokio::time::sleep(Duration::from_secs(5).min(timeout)).await;
-        match aws.describe_subscription_filters(&group).await {
-            Ok(filters) if !filters.is_empty() => {
-                canary.subscribed = true;
-                canary.seconds = Some(started.elapsed().as_secs_f64());
-                break;
-            }
-            Ok(_) => {}
-            Err(e) => {
-                canary.error = Some(format!("describing {name}: {e}"));
-                break;
-            }
-        }
-    }
-    if !canary.subscribed && canary.error.is_none() {
-        canary.error = Some(format!(
-            "not subscribed within {}",
-            humantime::format_duration(timeout)
-        ));
-    }
-    if let Err(e) = aws.delete_log_group(&group).await {
-        let note = format!("deleting {name}: {e}");
-        canary.error = Some(
-            canary
-                .error
-                .map_or(note.clone(), |e| format!("{e}; {note}")),
-        );
-    }
-    canary
+        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
 }
 
 /// The partition of a Region.

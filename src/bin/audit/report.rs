@@ -81,13 +81,7 @@ pub(crate) fn text(reports: &[AccountRegion], run: &Run) -> String {
             ));
         }
         if let Some(c) = &r.canary {
-            notes.push(match (c.subscribed, c.seconds) {
-                (true, Some(s)) => format!("canary subscribed in {s:.0} s"),
-                _ => format!(
-                    "canary failed: {}",
-                    c.error.as_deref().unwrap_or("not subscribed")
-                ),
-            });
+            notes.push(c.note());
         }
         let _ = writeln!(
             out,
@@ -227,13 +221,7 @@ td,th{{border:1px solid #999;padding:.3em .6em;text-align:left}}.covered{{backgr
             .collect();
         let mut notes = r.error.clone().unwrap_or_default();
         if let Some(c) = &r.canary {
-            notes.push_str(&match (c.subscribed, c.seconds) {
-                (true, Some(s)) => format!("canary subscribed in {s:.0} s"),
-                _ => format!(
-                    "canary failed: {}",
-                    c.error.as_deref().unwrap_or("not subscribed")
-                ),
-            });
+            notes.push_str(&c.note());
         }
         let _ = writeln!(
             out,
