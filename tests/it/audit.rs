@@ -445,8 +445,9 @@ async fn an_organization_audited_across_accounts_and_regions() {
     );
 }
 
-#[tokio::test]
-async fn an_account_policy_is_reported_and_covers_its_groups() {
+/// A management account, and a member whose role it may assume, with the stack's parameter
+/// naming a central destination open to it.
+async fn one_member_with_the_stack() -> (Account, Account, Central) {
     let management = Account::new().await;
     let member = Account::new().await;
     let central = Central::new(&[&member.id]).await;
@@ -454,6 +455,27 @@ async fn an_account_policy_is_reported_and_covers_its_groups() {
     member
         .put_parameter(PARAMETER, &central.destination_arn)
         .await;
+    (management, member, central)
+}
+
+/// The canary groups in `account`, by name.
+async fn canaries(account: &Account) -> Vec<String> {
+    account
+        .logs
+        .describe_log_groups()
+        .log_group_name_prefix("/auto-subscribe/canary/")
+        .send()
+        .await
+        .expect("list")
+        .log_groups()
+        .iter()
+        .filter_map(|g| g.log_group_name().map(str::to_owned))
+        .collect()
+}
+
+#[tokio::test]
+async fn an_account_policy_is_reported_and_covers_its_groups() {
+    let (management, member, central) = one_member_with_the_stack().await;
     member.create_group("/app/a").await;
     member.set_age("/app/a", Duration::from_secs(3600));
     member
@@ -477,13 +499,7 @@ async fn an_account_policy_is_reported_and_covers_its_groups() {
 
 #[tokio::test]
 async fn the_canary_proves_the_function_end_to_end() {
-    let management = Account::new().await;
-    let member = Account::new().await;
-    let central = Central::new(&[&member.id]).await;
-    with_role(&member);
-    member
-        .put_parameter(PARAMETER, &central.destination_arn)
-        .await;
+    let (management, member, _central) = one_member_with_the_stack().await;
     let mut function = FunctionProcess::start(&member, &[]);
     let child = audit_command(
         &management,
@@ -504,15 +520,8 @@ async fn the_canary_proves_the_function_end_to_end() {
     // Stand in for CloudTrail and EventBridge: deliver the canary's CreateLogGroup to the function.
     let started = Instant::now();
     let canary = loop {
-        let page = member
-            .logs
-            .describe_log_groups()
-            .log_group_name_prefix("/auto-subscribe/canary/")
-            .send()
-            .await
-            .expect("list");
-        if let Some(name) = page.log_groups().first().and_then(|g| g.log_group_name()) {
-            break name.to_owned();
+        if let Some(name) = canaries(&member).await.pop() {
+            break name;
         }
         assert!(
             started.elapsed() < Duration::from_secs(30),
@@ -546,14 +555,7 @@ async fn the_canary_proves_the_function_end_to_end() {
         verdict["seconds"].as_f64().is_some_and(|s| s < 60.0),
         "{verdict}"
     );
-    let left = member
-        .logs
-        .describe_log_groups()
-        .log_group_name_prefix("/auto-subscribe/canary/")
-        .send()
-        .await
-        .expect("list");
-    assert!(left.log_groups().is_empty(), "the canary is deleted");
+    assert!(canaries(&member).await.is_empty(), "the canary is deleted");
     function.stop();
 
     // A selection that leaves the canary's names out: the function would leave it alone, so
@@ -578,12 +580,5 @@ async fn the_canary_proves_the_function_end_to_end() {
             .is_some_and(|s| s.contains("/auto-subscribe/canary/* out")),
         "{verdict}"
     );
-    let created = member
-        .logs
-        .describe_log_groups()
-        .log_group_name_prefix("/auto-subscribe/canary/")
-        .send()
-        .await
-        .expect("list");
-    assert!(created.log_groups().is_empty(), "no canary created");
+    assert!(canaries(&member).await.is_empty(), "no canary created");
 }
