@@ -171,6 +171,15 @@ pub(crate) fn csv(reports: &[AccountRegion]) -> Result<String, csv::Error> {
     Ok(String::from_utf8_lossy(&bytes).into_owned())
 }
 
+/// One table row of `cells`, each escaped.
+fn row(out: &mut String, cells: &[&str]) {
+    out.push_str("<tr>");
+    for cell in cells {
+        let _ = write!(out, "<td>{}</td>", escape(cell));
+    }
+    out.push_str("</tr>\n");
+}
+
 /// Text for HTML.
 fn escape(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
@@ -242,27 +251,24 @@ td,th{{border:1px solid #999;padding:.3em .6em;text-align:left}}.covered{{backgr
     out.push_str("</table>\n<h2>Gaps</h2>\n<table><tr><th>account</th><th>region</th><th>log group</th><th>reason</th></tr>\n");
     for r in reports {
         for gap in &r.gaps {
-            let _ = writeln!(
-                out,
-                "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
-                escape(&r.account_id),
-                escape(&r.region),
-                escape(&gap.log_group_name),
-                escape(&gap.reason)
+            row(
+                &mut out,
+                &[&r.account_id, &r.region, &gap.log_group_name, &gap.reason],
             );
         }
     }
     out.push_str("</table>\n<h2>Foreign destinations</h2>\n<table><tr><th>account</th><th>region</th><th>log group</th><th>filter</th><th>destination</th></tr>\n");
     for r in reports {
         for f in &r.foreign_destinations {
-            let _ = writeln!(
-                out,
-                "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
-                escape(&r.account_id),
-                escape(&r.region),
-                escape(&f.log_group_name),
-                escape(&f.filter_name),
-                escape(&f.destination_arn)
+            row(
+                &mut out,
+                &[
+                    &r.account_id,
+                    &r.region,
+                    &f.log_group_name,
+                    &f.filter_name,
+                    &f.destination_arn,
+                ],
             );
         }
     }
