@@ -3,7 +3,8 @@
 //! Starts the local AWS (moto's server plus our fixture), sets up a central account with a
 //! CloudWatch Logs destination and a sender account with log groups in mixed states, runs the
 //! `auto-subscribe` binary through a Runtime API emulator on `events/create-log-group.json` and a
-//! few more events, and prints what it answered and each group's filters before and after.
+//! few more events, then on the schedules' catch-up (two changes whose events were lost) and full
+//! sweep, and prints what it answered and each group's filters before and after.
 
 #[allow(dead_code)] // the demo uses a part of the tests' harness
 #[path = "../tests/it/common/mod.rs"]
@@ -116,15 +117,29 @@ async fn main() {
         "\n{} events, {writes} subscription filter writes, 1 SSM read (cached after).",
         events.len()
     );
-    // A group whose CreateLogGroup event never arrived: the daily sweep catches it.
+    // Two changes whose events never arrived: a group created, and ours deleted by hand.
     sender.create_group("/app/missed-event").await;
-    println!("\n/app/missed-event was created, but its event never arrived. The scheduled sweep:");
-    // What the stack's full-sweep schedule sends (events/stack/sweep-order.json).
-    match function.runtime.invoke(&fixture("stack/sweep-order.json")) {
-        Answer::Ok(body) => println!("    -> {body}"),
-        other => println!("    -> error: {}", other.error_message()),
+    sender
+        .delete_filter("/aws/lambda/orders-api", "central-logging")
+        .await;
+    // As CloudTrail's event history has it, twenty minutes ago: far past the few minutes an event
+    // takes to arrive, so each is an event the pipeline lost.
+    sender.shift_history(None, std::time::Duration::from_secs(20 * 60));
+    println!(
+        "\nTwenty minutes ago, two changes whose events never arrived: /app/missed-event was \
+         created, and someone deleted\ncentral-logging from /aws/lambda/orders-api by hand. The \
+         15-minute catch-up reads CloudTrail's event history\n(LookupEvents, no trail needed) and \
+         reconciles each group a change names:"
+    );
+    // What the stack's frequent schedule sends (events/stack/changed-sweep-order.json).
+    run_order(&mut function, "stack/changed-sweep-order.json");
+    for group in ["/app/missed-event", "/aws/lambda/orders-api"] {
+        println!("  {group}");
+        print_filters(&sender, group, &central).await;
     }
-    print_filters(&sender, "/app/missed-event", &central).await;
+    println!("\nThe weekly full sweep lists every group, and reports the coverage it found:");
+    // What the stack's full-sweep schedule sends (events/stack/sweep-order.json).
+    run_order(&mut function, "stack/sweep-order.json");
 
     let logs = function.stop();
     let (metrics, decisions): (Vec<&str>, Vec<&str>) =
@@ -137,6 +152,20 @@ async fn main() {
         "(and {} CloudWatch Embedded Metric Format lines, one per invocation)",
         metrics.len()
     );
+}
+
+/// Sends the schedule's order in `fixture_path`, with the stack's 180-second timeout, and prints
+/// the answer.
+fn run_order(function: &mut FunctionProcess, fixture_path: &str) {
+    let timeout = std::time::Duration::from_secs(180);
+    match function
+        .runtime
+        .invoke_within(&fixture(fixture_path), timeout)
+        .0
+    {
+        Answer::Ok(body) => println!("    -> {body}"),
+        other => println!("    -> error: {}", other.error_message()),
+    }
 }
 
 async fn print_filters(account: &Account, group: &str, central: &Central) {
