@@ -14,6 +14,11 @@ use crate::names::Arn;
 /// A group created this recently with no filter yet may only be waiting for its event.
 pub const PENDING_MS: u64 = 5 * 60 * 1000;
 
+/// How many subscription filters a log group may hold (PutSubscriptionFilter's documentation:
+/// "up to two"). Only the audit, which never writes, has to foresee it; the function learns it
+/// from AWS's `LimitExceededException`.
+pub const FILTERS_PER_GROUP: usize = 2;
+
 /// Why an eligible group is not shipping to the central destination with our filter.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Gap {
@@ -119,7 +124,7 @@ pub fn judge(
         .is_some_and(|created| created.saturating_add(PENDING_MS) > now_ms);
     Verdict::Gap(match rules.mode {
         _ if recent => Gap::Pending,
-        crate::plan::ExistingFilters::Keep if filters.len() >= 2 => Gap::NoFreeSlot,
+        crate::plan::ExistingFilters::Keep if filters.len() >= FILTERS_PER_GROUP => Gap::NoFreeSlot,
         _ => Gap::NoFilter,
     })
 }
