@@ -15,6 +15,10 @@ pub const FILTER_API_QUOTA: f64 = 5.0;
 /// quota, so a burst of new groups leaves two requests a second of each to the other tools of the
 /// account, which share it.
 pub const FUNCTION_API_RATE: f64 = 3.0;
+/// `audit`'s pace for each of those APIs by default: what the function's pace leaves of the quota.
+/// An organization-wide audit reads every account at once, beside the function and the account's
+/// other tools; it is read-only and can wait.
+pub const AUDIT_API_RATE: f64 = FILTER_API_QUOTA - FUNCTION_API_RATE;
 /// AWS's quota for DescribeLogGroups.
 pub const DESCRIBE_LOG_GROUPS_QUOTA: f64 = 10.0;
 

@@ -17,7 +17,7 @@ use auto_subscribe::audit::verdict::Allowed;
 use auto_subscribe::audit::{AccountRegion, Scope, audit, canary};
 use auto_subscribe::aws::ApiError;
 use auto_subscribe::aws::org::{Org, in_region};
-use auto_subscribe::aws::pacing::{FILTER_API_QUOTA, Pacing};
+use auto_subscribe::aws::pacing::{AUDIT_API_RATE, Pacing};
 use auto_subscribe::aws::retry::RetryPolicy;
 use auto_subscribe::aws::sdk::{SdkAws, load_config};
 use auto_subscribe::flags::SettingsFlags;
@@ -63,8 +63,10 @@ pub(crate) struct Args {
     /// account more than its quotas (docs/audit.md says where one machine stops being enough).
     #[arg(long, default_value_t = 64)]
     pub parallel: usize,
-    /// Requests per second for each CloudWatch Logs API, per account and Region.
-    #[arg(long, default_value_t = FILTER_API_QUOTA)]
+    /// Requests per second for each CloudWatch Logs API, per account and Region: by default what
+    /// the function's own pace (3) leaves of AWS's 5, so an audit of every account at once never
+    /// throttles the function or the accounts' other tools; up to 5 where nothing else runs.
+    #[arg(long, default_value_t = AUDIT_API_RATE)]
     pub rate: f64,
     /// In each account-Region, create a group under /auto-subscribe/canary/, wait until the
     /// function has subscribed it, and delete it: proves trail, rule, function and destination
