@@ -1,5 +1,5 @@
 //! The settings as command-line flags, each falling back to the function's environment variable
-//! (both named once in [`Setting`]): what `backfill` and `audit` share.
+//! (both named once in [`Setting`]), and the check of `--rate`: what `backfill` and `audit` share.
 
 use clap::Args;
 
@@ -78,5 +78,17 @@ impl SettingsFlags {
             exclude_tags: globs(&self.exclude_tag),
             emit_system_fields: globs(&self.emit_system_fields),
         }
+    }
+}
+
+/// `--rate`, the requests per second both commands pace each API at: `Err` with the message when
+/// it is not a positive number.
+pub fn checked_rate(rate: f64) -> Result<f64, String> {
+    if rate.is_finite() && rate > 0.0 {
+        Ok(rate)
+    } else {
+        Err(format!(
+            "--rate must be a positive number of requests per second, got {rate}"
+        ))
     }
 }

@@ -83,7 +83,7 @@ pub async fn run(
         skipped: None,
         error: None,
     };
-    let Some(destination) = report.destination.clone() else {
+    let Some(destination) = report.destination_arn.clone() else {
         canary.error = Some("the destination is not known here".into());
         return canary;
     };
@@ -174,7 +174,7 @@ mod tests {
     fn report(policies: Vec<AccountPolicy>) -> AccountRegion {
         let mut report = AccountRegion::failed("111111111111", "us-east-1", String::new());
         report.error = None;
-        report.destination = Some(destination());
+        report.destination_arn = Some(destination());
         report.policies = policies;
         report
     }

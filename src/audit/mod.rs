@@ -57,8 +57,8 @@ pub struct AccountRegion {
     pub region: String,
     pub status: Status,
     /// The destination the groups should ship to, when known.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub destination_arn: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none", serialize_with = "arn_text")]
+    pub destination_arn: Option<DestinationArn>,
     /// Whether the stack's destination parameter is there (`None`: a destination was given).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub stack_present: Option<bool>,
@@ -76,9 +76,6 @@ pub struct AccountRegion {
     /// The canary's verdict, when one ran.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub canary: Option<Canary>,
-    /// The destination, parsed, for the canary.
-    #[serde(skip)]
-    pub destination: Option<DestinationArn>,
     /// The account-level subscription policies as read, for the canary.
     #[serde(skip)]
     pub policies: Vec<AccountPolicy>,
@@ -102,7 +99,6 @@ impl AccountRegion {
             account_policies: Vec::new(),
             error: Some(error),
             canary: None,
-            destination: None,
             policies: Vec::new(),
         }
     }
@@ -175,8 +171,7 @@ pub async fn audit(aws: &impl Aws, scope: Scope<'_>) -> AccountRegion {
             }
         },
     };
-    report.destination_arn = Some(destination.to_string());
-    report.destination = Some(destination.clone());
+    report.destination_arn = Some(destination.clone());
     let policies = match aws.subscription_policies().await {
         Ok(policies) => policies,
         Err(e) => {
@@ -195,9 +190,14 @@ pub async fn audit(aws: &impl Aws, scope: Scope<'_>) -> AccountRegion {
             central: p.destination_arn == destination.as_str(),
         })
         .collect();
+    // The central destination's own account is never foreign.
+    let allowed = scope.allowed.with(destination.account().as_str());
+    let scope = Scope {
+        allowed: &allowed,
+        ..scope
+    };
     for policy in &policies {
-        let account = account_of(&policy.destination_arn).unwrap_or_default();
-        if !scope.allowed.contains(account) && account != destination.account().as_str() {
+        if !scope.allowed.admits(&policy.destination_arn) {
             report.foreign_destinations.push(Foreign {
                 log_group_name: format!("(account policy {})", policy.name),
                 filter_name: policy.name.clone(),
@@ -266,13 +266,9 @@ async fn audit_group(
         Err(ApiError::NotFound(_)) => return Ok(()),
         Err(e) => return Err(e),
     };
-    // The central destination's own account is never foreign.
-    let central = desired.destination.account().as_str();
-    report.foreign_destinations.extend(
-        foreign(group.name.as_str(), &filters, scope.allowed)
-            .into_iter()
-            .filter(|f| account_of(&f.destination_arn) != Some(central)),
-    );
+    report
+        .foreign_destinations
+        .extend(foreign(group.name.as_str(), &filters, scope.allowed));
     let mut group = group.clone();
     if decide(&group, rules) == Decision::ReadTags
         && let Some(arn) = group.tagging_arn()
@@ -305,6 +301,10 @@ async fn audit_group(
     Ok(())
 }
 
-fn account_of(arn: &str) -> Option<&str> {
-    arn.split(':').nth(4).filter(|a| !a.is_empty())
+/// A destination ARN as JSON: its text.
+fn arn_text<S: serde::Serializer>(arn: &Option<DestinationArn>, out: S) -> Result<S::Ok, S::Error> {
+    match arn {
+        Some(arn) => out.collect_str(arn),
+        None => out.serialize_none(),
+    }
 }

@@ -175,6 +175,22 @@ impl Allowed {
     pub fn contains(&self, account: &str) -> bool {
         self.0.contains(account)
     }
+
+    /// These accounts and `account` (the central destination's, which is never foreign).
+    pub fn with(&self, account: &str) -> Self {
+        let mut more = self.clone();
+        more.0.insert(account.to_owned());
+        more
+    }
+
+    /// Whether a destination ARN ships to an allowed account (one whose ARN names no account is
+    /// not: nobody can say where it ships).
+    pub fn admits(&self, destination_arn: &str) -> bool {
+        Arn::parse(destination_arn)
+            .ok()
+            .and_then(|arn| arn.account_id())
+            .is_some_and(|account| self.contains(account.as_str()))
+    }
 }
 
 /// The filters among `filters` that ship to an account `allowed` leaves out (a destination whose
@@ -182,12 +198,7 @@ impl Allowed {
 pub fn foreign(group: &str, filters: &[SubscriptionFilter], allowed: &Allowed) -> Vec<Foreign> {
     filters
         .iter()
-        .filter(|f| {
-            Arn::parse(&f.destination_arn)
-                .ok()
-                .and_then(|arn| arn.account_id())
-                .is_none_or(|account| !allowed.contains(account.as_str()))
-        })
+        .filter(|f| !allowed.admits(&f.destination_arn))
         .map(|f| Foreign {
             log_group_name: group.to_owned(),
             filter_name: f.name.clone(),
@@ -353,5 +364,11 @@ mod tests {
         let names: Vec<&str> = found.iter().map(|f| f.filter_name.as_str()).collect();
         assert_eq!(names, ["vendor", "odd"]);
         assert_eq!(found[0].destination_arn, VENDOR);
+
+        // The central destination's account is added to whatever was given.
+        let given = Allowed::new(["111111111111".to_owned()]);
+        assert!(!given.admits(DEST));
+        assert!(given.with("999999999999").admits(DEST));
+        assert!(!given.with("999999999999").admits("not-an-arn"));
     }
 }

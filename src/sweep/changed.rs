@@ -94,10 +94,10 @@ impl Changes {
             let Ok(group) = LogGroupName::parse(&change.name) else {
                 continue;
             };
-            if let Some(call) = CHANGE_CALLS.iter().find(|call| **call == change.call) {
+            if CHANGE_CALLS.contains(&change.call.as_str()) {
                 changes.add(Change {
                     group,
-                    call: (*call).to_owned(),
+                    call: change.call.clone(),
                     at_ms: change.at_ms,
                 });
             }

@@ -7,8 +7,6 @@
 //! that carries the stack's Delete request, and the stack's lifecycle confirms with
 //! CloudFormation, slice by slice, that the stack is being deleted.
 
-use std::collections::HashSet;
-
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
@@ -145,17 +143,11 @@ impl SweepRequest {
             so_far.total += dropped;
             so_far.failed += dropped;
         }
-        let carried: HashSet<&str> = retry.iter().map(String::as_str).collect();
-        let changes = self
-            .changes
-            .iter()
-            .filter(|change| carried.contains(change.name.as_str()))
-            .cloned()
-            .collect();
         Self {
             next_token: next_token.map(str::to_owned),
             retry,
-            changes,
+            // A catch-up's slice says them again for what it carries ([`Self::carrying`]).
+            changes: Vec::new(),
             started_at_ms: Some(started_at_ms),
             so_far,
             hops: self.hops.saturating_add(1),

@@ -20,7 +20,7 @@ use auto_subscribe::aws::org::{Org, in_region};
 use auto_subscribe::aws::pacing::{AUDIT_API_RATE, Pacing};
 use auto_subscribe::aws::retry::RetryPolicy;
 use auto_subscribe::aws::sdk::{SdkAws, load_config};
-use auto_subscribe::flags::SettingsFlags;
+use auto_subscribe::flags::{SettingsFlags, checked_rate};
 use auto_subscribe::names::DestinationArn;
 use auto_subscribe::settings::Settings;
 
@@ -103,11 +103,8 @@ pub(crate) async fn main() -> ExitCode {
         eprintln!("audit: {message}");
         ExitCode::from(2)
     };
-    if !(args.rate.is_finite() && args.rate > 0.0) {
-        return usage(format!(
-            "--rate must be a positive number, got {}",
-            args.rate
-        ));
+    if let Err(message) = checked_rate(args.rate) {
+        return usage(message);
     }
     let settings = match args.settings.raw(None).parse() {
         Ok(settings) => Arc::new(settings),

@@ -239,7 +239,7 @@ td,th{{border:1px solid #999;padding:.3em .6em;text-align:left}}.covered{{backgr
             escape(&r.account_id),
             escape(&r.region),
             status(r.status),
-            escape(r.destination_arn.as_deref().unwrap_or("")),
+            escape(r.destination_arn.as_ref().map_or("", |d| d.as_str())),
             r.eligible,
             r.subscribed,
             r.gaps.len(),

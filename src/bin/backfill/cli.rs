@@ -17,7 +17,7 @@ use auto_subscribe::aws::sdk::{SdkAws, load_config};
 use auto_subscribe::aws::{ApiError, Aws};
 use auto_subscribe::decision::{Goal, Rules};
 use auto_subscribe::destination::resolve_once;
-use auto_subscribe::flags::SettingsFlags;
+use auto_subscribe::flags::{SettingsFlags, checked_rate};
 use auto_subscribe::outcome::OutcomeLabel;
 use auto_subscribe::settings::{DestinationSource, Setting};
 use auto_subscribe::sweep::changed::{Looked, Window, look_up};
@@ -82,11 +82,8 @@ pub(crate) async fn main() -> ExitCode {
         eprintln!("backfill: {message}");
         ExitCode::from(2)
     };
-    if !(args.rate.is_finite() && args.rate > 0.0) {
-        return usage(format!(
-            "--rate must be a positive number of requests per second, got {}",
-            args.rate
-        ));
+    if let Err(message) = checked_rate(args.rate) {
+        return usage(message);
     }
     let settings = match args.settings.raw(args.destination_arn.clone()).parse() {
         Ok(s) => s,
