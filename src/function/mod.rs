@@ -364,11 +364,7 @@ impl<A: Aws + 'static> Function<A> {
             destination,
             workers: 4,
             deadline: Some(budget.listing_deadline()),
-            resume: Resume {
-                carried: due.iter().map(ToString::to_string).collect(),
-                listing_done: true,
-                start_token: None,
-            },
+            resume: Resume::only(due.iter().map(ToString::to_string).collect()),
         };
         match engine::run(self.aws.clone(), job, |_| {}).await {
             Ok(summary) => {

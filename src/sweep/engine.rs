@@ -55,6 +55,18 @@ pub struct Resume {
     pub listing_done: bool,
 }
 
+impl Resume {
+    /// Only these groups, by name, with no listing: a catch-up's changed groups, the paused
+    /// groups due again, a continuation's leftovers.
+    pub fn only(carried: Vec<String>) -> Self {
+        Self {
+            start_token: None,
+            carried,
+            listing_done: true,
+        }
+    }
+}
+
 /// The run's result, as `--output json` prints it: the counts, then the failures.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct Summary {
@@ -542,11 +554,7 @@ mod tests {
         assert!(aws.filter_names("/a").is_empty());
         // The next run handles the carried group first, and lists nothing when the listing ended.
         let next = Job {
-            resume: Resume {
-                carried: leftovers,
-                listing_done: true,
-                ..Resume::default()
-            },
+            resume: Resume::only(leftovers),
             ..job()
         };
         let calls_before = aws.calls().len();
@@ -580,11 +588,7 @@ mod tests {
         // Carried: a group that is there, one that is gone; nothing about them but their names.
         let next = Job {
             rules: rules(Goal::Converge),
-            resume: Resume {
-                carried: vec!["/a".into(), "/gone".into()],
-                listing_done: true,
-                ..Resume::default()
-            },
+            resume: Resume::only(vec!["/a".into(), "/gone".into()]),
             ..job()
         };
         let summary = run(aws.clone(), next, |_| {}).await.expect("ran");

@@ -196,11 +196,7 @@ impl<A: Aws + 'static> Sweeper<'_, A> {
             _ => request.kind(),
         };
         let resume = match &changes {
-            Some(changes) => Resume {
-                start_token: None,
-                carried: changes.groups(),
-                listing_done: true,
-            },
+            Some(changes) => Resume::only(changes.groups()),
             None => Resume {
                 start_token: request.next_token.clone(),
                 carried: request.retry.clone(),

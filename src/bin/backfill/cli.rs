@@ -125,11 +125,7 @@ pub(crate) async fn main() -> ExitCode {
     let resume = match args.changed_within {
         None => Resume::default(),
         Some(within) => match changed_groups(aws.as_ref(), within, args.output).await {
-            Ok(groups) => Resume {
-                start_token: None,
-                carried: groups,
-                listing_done: true,
-            },
+            Ok(groups) => Resume::only(groups),
             Err(message) => {
                 eprintln!("backfill: {message}");
                 return ExitCode::from(1);
