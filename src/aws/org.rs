@@ -2,21 +2,17 @@
 //! management or a delegated administrator account), a role assumed in each (STS), and the Regions
 //! each has enabled (Account). Only `audit` uses it; the function never does.
 
-use std::future::Future;
-
 use aws_credential_types::Credentials;
 use aws_credential_types::provider::SharedCredentialsProvider;
 use aws_sdk_account::types::RegionOptStatus;
-use aws_sdk_cloudwatchlogs::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_organizations::types::{Account, AccountStatus};
-use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
 use aws_smithy_types::retry::RetryConfig;
 use aws_types::SdkConfig;
 use aws_types::region::Region;
 
 use super::ApiError;
 use super::retry::RetryPolicy;
-use super::sdk::classified;
+use super::sdk::{classified, every_page};
 
 /// The session name `audit` assumes roles under: CloudTrail shows it in every account.
 pub const SESSION_NAME: &str = "auto-subscribe-audit";
@@ -53,12 +49,13 @@ impl Org {
     /// Every active account of the organization (ListAccounts, every page).
     pub async fn accounts(&self) -> Result<Vec<String>, ApiError> {
         every_page(
-            self.retry,
             |token| {
-                self.organizations
-                    .list_accounts()
-                    .set_next_token(token)
-                    .send()
+                classified(self.retry, move || {
+                    self.organizations
+                        .list_accounts()
+                        .set_next_token(token.clone())
+                        .send()
+                })
             },
             |page| {
                 (
@@ -75,15 +72,17 @@ impl Org {
         let mut accounts = Vec::new();
         let mut units = vec![ou.to_owned()];
         while let Some(unit) = units.pop() {
+            let unit = unit.as_str();
             accounts.extend(
                 every_page(
-                    self.retry,
                     |token| {
-                        self.organizations
-                            .list_accounts_for_parent()
-                            .parent_id(&unit)
-                            .set_next_token(token)
-                            .send()
+                        classified(self.retry, move || {
+                            self.organizations
+                                .list_accounts_for_parent()
+                                .parent_id(unit)
+                                .set_next_token(token.clone())
+                                .send()
+                        })
                     },
                     |page| {
                         (
@@ -96,13 +95,14 @@ impl Org {
             );
             units.extend(
                 every_page(
-                    self.retry,
                     |token| {
-                        self.organizations
-                            .list_organizational_units_for_parent()
-                            .parent_id(&unit)
-                            .set_next_token(token)
-                            .send()
+                        classified(self.retry, move || {
+                            self.organizations
+                                .list_organizational_units_for_parent()
+                                .parent_id(unit)
+                                .set_next_token(token.clone())
+                                .send()
+                        })
                     },
                     |page| {
                         let units = page
@@ -162,15 +162,17 @@ impl Org {
                 .retry_config(RetryConfig::disabled())
                 .build(),
         );
+        let client = &client;
         every_page(
-            self.retry,
             |token| {
-                client
-                    .list_regions()
-                    .region_opt_status_contains(RegionOptStatus::Enabled)
-                    .region_opt_status_contains(RegionOptStatus::EnabledByDefault)
-                    .set_next_token(token)
-                    .send()
+                classified(self.retry, move || {
+                    client
+                        .list_regions()
+                        .region_opt_status_contains(RegionOptStatus::Enabled)
+                        .region_opt_status_contains(RegionOptStatus::EnabledByDefault)
+                        .set_next_token(token.clone())
+                        .send()
+                })
             },
             |page| {
                 let regions = page
@@ -192,32 +194,6 @@ fn active(accounts: &[Account]) -> Vec<String> {
         .filter(|a| a.status() == Some(&AccountStatus::Active))
         .filter_map(|a| a.id().map(str::to_owned))
         .collect()
-}
-
-/// Every page of a listing, each call retried as one: `call` asks for the page after a token
-/// (`None` first), `items` takes a page's items and the token of the next one (absent or empty
-/// on the last).
-async fn every_page<T, Page, E, Call, Fut>(
-    retry: RetryPolicy,
-    mut call: Call,
-    mut items: impl FnMut(&Page) -> (Vec<T>, Option<String>),
-) -> Result<Vec<T>, ApiError>
-where
-    Call: FnMut(Option<String>) -> Fut,
-    Fut: Future<Output = Result<Page, SdkError<E, HttpResponse>>>,
-    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
-{
-    let mut all = Vec::new();
-    let mut next_token: Option<String> = None;
-    loop {
-        let page = classified(retry, || call(next_token.clone())).await?;
-        let (found, token) = items(&page);
-        all.extend(found);
-        match token {
-            Some(token) if !token.is_empty() => next_token = Some(token),
-            _ => return Ok(all),
-        }
-    }
 }
 
 /// `config` for `region`.

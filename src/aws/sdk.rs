@@ -382,6 +382,28 @@ where
     retried(retry, None, None, call).await
 }
 
+/// Every page of a listing: `page` fetches the page after a token (`None` first), retries
+/// included; `items` takes a page's items and the token of the next one (absent or empty on the
+/// last).
+pub(super) async fn every_page<T, Page, Fut>(
+    mut page: impl FnMut(Option<String>) -> Fut,
+    mut items: impl FnMut(&Page) -> (Vec<T>, Option<String>),
+) -> Result<Vec<T>, ApiError>
+where
+    Fut: Future<Output = Result<Page, ApiError>>,
+{
+    let mut all = Vec::new();
+    let mut next_token: Option<String> = None;
+    loop {
+        let (found, token) = items(&page(next_token.take()).await?);
+        all.extend(found);
+        match token {
+            Some(token) if !token.is_empty() => next_token = Some(token),
+            _ => return Ok(all),
+        }
+    }
+}
+
 /// The retry loop: each attempt waits for its token when paced, transient errors are retried with
 /// `retry`'s backoff and counted in `stats`, anything else is final.
 async fn retried<T, E, F, Fut>(
@@ -584,62 +606,60 @@ impl Aws for SdkAws {
     }
 
     async fn subscription_policies(&self) -> Result<Vec<AccountPolicy>, ApiError> {
-        let mut policies = Vec::new();
-        let mut next_token: Option<String> = None;
-        loop {
-            let output = self
-                .retrying(Some(Api::DescribeAccountPolicies), || {
+        every_page(
+            |token| {
+                self.retrying(Some(Api::DescribeAccountPolicies), move || {
                     self.logs
                         .describe_account_policies()
                         .policy_type(PolicyType::SubscriptionFilterPolicy)
-                        .set_next_token(next_token.clone())
+                        .set_next_token(token.clone())
                         .send()
                 })
-                .await?;
-            for policy in output.account_policies() {
-                let name = policy.policy_name().unwrap_or_default();
-                match AccountPolicy::parse(
-                    name,
-                    policy.policy_document().unwrap_or_default(),
-                    policy.selection_criteria(),
-                ) {
-                    Ok(policy) => policies.push(policy),
-                    Err(why) => {
-                        tracing::warn!(policy = name, error = %why, "account policy not read")
-                    }
-                }
-            }
-            match output.next_token() {
-                Some(token) if !token.is_empty() => next_token = Some(token.to_owned()),
-                _ => return Ok(policies),
-            }
-        }
+            },
+            |output| {
+                let policies = output
+                    .account_policies()
+                    .iter()
+                    .filter_map(|policy| {
+                        let name = policy.policy_name().unwrap_or_default();
+                        AccountPolicy::parse(
+                            name,
+                            policy.policy_document().unwrap_or_default(),
+                            policy.selection_criteria(),
+                        )
+                        .map_err(|why| {
+                            tracing::warn!(policy = name, error = %why, "account policy not read");
+                        })
+                        .ok()
+                    })
+                    .collect();
+                (policies, output.next_token().map(str::to_owned))
+            },
+        )
+        .await
     }
 
     async fn metric_filter_patterns(&self, group: &LogGroupName) -> Result<Vec<String>, ApiError> {
-        let mut patterns = Vec::new();
-        let mut next_token: Option<String> = None;
-        loop {
-            let output = self
-                .retrying(Some(Api::DescribeMetricFilters), || {
+        every_page(
+            |token| {
+                self.retrying(Some(Api::DescribeMetricFilters), move || {
                     self.logs
                         .describe_metric_filters()
                         .log_group_name(group.as_str())
-                        .set_next_token(next_token.clone())
+                        .set_next_token(token.clone())
                         .send()
                 })
-                .await?;
-            patterns.extend(
-                output
+            },
+            |output| {
+                let patterns = output
                     .metric_filters()
                     .iter()
-                    .map(|f| f.filter_pattern().unwrap_or_default().to_owned()),
-            );
-            match output.next_token() {
-                Some(token) if !token.is_empty() => next_token = Some(token.to_owned()),
-                _ => return Ok(patterns),
-            }
-        }
+                    .map(|f| f.filter_pattern().unwrap_or_default().to_owned())
+                    .collect();
+                (patterns, output.next_token().map(str::to_owned))
+            },
+        )
+        .await
     }
 
     async fn lookup_events(

@@ -403,3 +403,32 @@ async fn subscription_policies_read_every_page() {
     assert_eq!(policies[0].excluded, ["/a"]);
     assert_eq!((first.num_calls(), second.num_calls()), (1, 1));
 }
+
+/// Every page of a group's metric filters, for their patterns (the regular-expression count).
+#[tokio::test]
+async fn metric_filter_patterns_read_every_page() {
+    use aws_sdk_cloudwatchlogs::operation::describe_metric_filters::DescribeMetricFiltersOutput;
+    use aws_sdk_cloudwatchlogs::types::MetricFilter;
+    let filter = |pattern: &str| MetricFilter::builder().filter_pattern(pattern).build();
+    let first = mock!(Logs::describe_metric_filters)
+        .match_requests(|r| {
+            r.log_group_name() == Some("/aws/lambda/orders") && r.next_token().is_none()
+        })
+        .then_output(move || {
+            DescribeMetricFiltersOutput::builder()
+                .metric_filters(filter("%ERROR%"))
+                .next_token("page-2")
+                .build()
+        });
+    let second = mock!(Logs::describe_metric_filters)
+        .match_requests(|r| r.next_token() == Some("page-2"))
+        .then_output(move || {
+            DescribeMetricFiltersOutput::builder()
+                .metric_filters(filter("{ $.level = \"warn\" }"))
+                .build()
+        });
+    let aws = adapter(&[&first, &second], &[]);
+    let patterns = aws.metric_filter_patterns(&group()).await.expect("read");
+    assert_eq!(patterns, ["%ERROR%", "{ $.level = \"warn\" }"]);
+    assert_eq!((first.num_calls(), second.num_calls()), (1, 1));
+}
