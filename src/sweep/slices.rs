@@ -215,13 +215,16 @@ impl<A: Aws + 'static> Sweeper<'_, A> {
             deadline: Some(self.budget.listing_deadline()),
             resume,
         };
+        // The groups written to, noted only where a catch-up can tell lost events from them.
         let written = Arc::new(Mutex::new(Vec::new()));
         let noted = written.clone();
+        let noting = known.is_some();
         let summary = engine::run(self.aws.clone(), job, move |progress| {
-            if let Progress::Done {
-                group,
-                label: OutcomeLabel::Subscribed | OutcomeLabel::Unsubscribed,
-            } = progress
+            if noting
+                && let Progress::Done {
+                    group,
+                    label: OutcomeLabel::Subscribed | OutcomeLabel::Unsubscribed,
+                } = progress
             {
                 noted
                     .lock()
