@@ -204,6 +204,17 @@ mod tests {
 
     const ACCOUNT: &str = "111111111111";
 
+    #[test]
+    fn every_change_call_a_catch_up_looks_up_is_one_the_function_acts_on() {
+        for name in CHANGE_CALLS {
+            assert!(
+                ApiCall::of(Some("logs.amazonaws.com"), Some(name)).is_ok(),
+                "{name}"
+            );
+        }
+        assert!(ApiCall::of(Some("logs.amazonaws.com"), Some("DeleteLogGroup")).is_err());
+    }
+
     fn record(name: &str, params: Value, caller: &str) -> String {
         json!({
             "eventVersion": "1.09",
